@@ -1,0 +1,36 @@
+# sdgcube: `make install`, then `make test`; `make indicator SDG=15.1.1` runs offline on the demo catalog.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SDG ?= 15.1.1
+CATALOG ?=
+ARGS ?=
+
+.PHONY: install test indicator demo-catalog clean help
+
+help:
+	@echo "make install                 venv + everything the project needs"
+	@echo "make test                    the test suite (builds the demo catalog in a temp dir)"
+	@echo "make indicator SDG=15.1.1    run recipes/\$$SDG.yaml on the demo catalog (or CATALOG=URL|PATH)"
+	@echo "make demo-catalog            (re)build the embedded demo catalog in catalog/demo/data"
+
+$(PY):
+	python3 -m venv $(VENV)
+
+install: $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -c "import pipeline, catalog, kernels; print('sdgcube installed in $(VENV)')"
+
+test:
+	$(PY) -m pytest -q
+
+demo-catalog:
+	$(PY) -m catalog.demo --force
+
+indicator:
+	@test -f recipes/$(SDG).yaml || { echo "no recipe recipes/$(SDG).yaml; available: $$(ls recipes | sed 's/.yaml//' | tr '\n' ' ')"; exit 2; }
+	$(PY) -m pipeline run recipes/$(SDG).yaml $(if $(CATALOG),--catalog $(CATALOG)) $(ARGS)
+
+clean:
+	rm -rf outputs catalog/demo/data .pytest_cache

@@ -1,0 +1,115 @@
+"""One search, two back ends: a STAC API (pystac-client) or a static catalog (pystac).
+
+pystac-client cannot search a static catalog (it raises DoesNotConformTo), so static
+catalogs are walked with pystac and filtered here with the same semantics an API
+applies: collection ids, geometry intersection, closed/open datetime ranges on the
+item's datetime or start/end, and ``cloud cover <= max`` (items lacking the property
+are excluded, as a CQL2 comparison with null is false).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pystac
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+
+class NoItemsFound(LookupError):
+    """A search that matched nothing; the message names collection, AOI and dates."""
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    collection: str
+    intersects: BaseGeometry  # EPSG:4326
+    start: datetime | None  # inclusive; None = open
+    end: datetime | None  # inclusive; None = open
+    max_cloud_cover: float | None = None
+    cloud_cover_property: str | None = "eo:cloud_cover"
+
+    def describe(self) -> str:
+        dates = f"{_iso(self.start) or '..'}/{_iso(self.end) or '..'}"
+        cloud = (f", {self.cloud_cover_property} <= {self.max_cloud_cover:g}"
+                 if self.max_cloud_cover is not None and self.cloud_cover_property else "")
+        return (f"collection {self.collection!r}, AOI bounds {[round(v, 5) for v in self.intersects.bounds]}, "
+                f"dates {dates}{cloud}")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def is_api(catalog: str) -> bool:
+    return catalog.startswith(("http://", "https://"))
+
+
+def search(catalog: str, request: SearchRequest) -> list[pystac.Item]:
+    """Items matching ``request``, sorted by (datetime, id); raises NoItemsFound if none."""
+    items = _search_api(catalog, request) if is_api(catalog) else _search_static(catalog, request)
+    if not items:
+        raise NoItemsFound(f"no items in {catalog} for {request.describe()}: widen the dates or AOI, "
+                           "raise max_cloud_cover, or check the collection id")
+    return sorted(items, key=lambda it: (_item_interval(it)[0], it.id))
+
+
+def _search_api(url: str, request: SearchRequest) -> list[pystac.Item]:
+    from pystac_client import Client
+
+    kwargs = {}
+    if request.max_cloud_cover is not None and request.cloud_cover_property:
+        kwargs["filter"] = {"op": "<=", "args": [{"property": request.cloud_cover_property},
+                                                 request.max_cloud_cover]}
+    search = Client.open(url).search(
+        collections=[request.collection],
+        intersects=mapping(request.intersects),
+        datetime=f"{_iso(request.start) or '..'}/{_iso(request.end) or '..'}",
+        **kwargs,
+    )
+    return list(search.items())
+
+
+def _catalog_file(path: str) -> Path:
+    p = Path(path.removeprefix("file://"))
+    return p / "catalog.json" if p.is_dir() else p
+
+
+def _search_static(path: str, request: SearchRequest) -> list[pystac.Item]:
+    root_file = _catalog_file(path)
+    if not root_file.exists():
+        raise FileNotFoundError(f"no STAC catalog at {root_file}: pass --catalog a STAC API URL, "
+                                "a catalog.json path, or run `make demo-catalog`")
+    root = pystac.read_file(str(root_file))
+    return [item for item in root.get_items(recursive=True) if _matches(item, request)]
+
+
+def _matches(item: pystac.Item, request: SearchRequest) -> bool:
+    if item.collection_id != request.collection:
+        return False
+    if item.geometry is None or not shape(item.geometry).intersects(request.intersects):
+        return False
+    first, last = _item_interval(item)
+    if request.start is not None and last < request.start:
+        return False
+    if request.end is not None and first > request.end:
+        return False
+    if request.max_cloud_cover is not None and request.cloud_cover_property:
+        cloud = item.properties.get(request.cloud_cover_property)
+        if cloud is None or cloud > request.max_cloud_cover:
+            return False
+    return True
+
+
+def _item_interval(item: pystac.Item) -> tuple[datetime, datetime]:
+    """(start, end) of an item: its datetime, or start/end_datetime when datetime is null."""
+    props = item.common_metadata
+    if item.datetime is not None:
+        return _utc(item.datetime), _utc(item.datetime)
+    return _utc(props.start_datetime), _utc(props.end_datetime)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,75 @@
+"""What a product was made from and with: inputs, recipe, software, host, times.
+
+Signed URLs (SAS tokens, presigned S3) must never be stored: hrefs lose their query
+string before they reach provenance.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from importlib import metadata
+from urllib.parse import urlsplit, urlunsplit
+
+import pystac
+
+PACKAGES = ("sdgcube", "numpy", "numba", "xarray", "dask", "odc-stac", "odc-geo", "rasterio", "pyproj",
+            "pystac", "pystac-client", "zarr", "pandas", "pyarrow")
+
+
+def strip_token(href: str) -> str:
+    """The href without query string or fragment (where signatures live)."""
+    parts = urlsplit(href)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    try:
+        import rasterio
+
+        versions["gdal"] = rasterio.__gdal_version__
+    except ImportError:
+        pass
+    return versions
+
+
+def host() -> dict[str, object]:
+    return {"system": platform.system(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(), "python": sys.version.split()[0]}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def input_record(catalog: str, items: Sequence[pystac.Item], assets: Sequence[str]) -> dict:
+    """Input items of one collection: ids, datetimes and the asset hrefs actually read."""
+    return {
+        "catalog": strip_token(catalog),
+        "items": [
+            {"id": item.id, "collection": item.collection_id,
+             "datetime": (item.datetime or item.common_metadata.start_datetime).isoformat(),
+             "assets": {key: strip_token(item.assets[key].href) for key in assets if key in item.assets}}
+            for item in items
+        ],
+    }
+
+
+def provenance(*, recipe, inputs: Mapping[str, dict], started: datetime, finished: datetime) -> dict:
+    return {
+        "recipe": {"path": recipe.source, "sha256": recipe.sha256, "text": recipe.text},
+        "inputs": dict(inputs),
+        "software": software_versions(),
+        "host": host(),
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+    }

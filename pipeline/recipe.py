@@ -1,0 +1,192 @@
+"""Recipes: one declarative YAML file per indicator, loaded into frozen dataclasses.
+
+The top-level keys are shared by every indicator; ``parameters`` belongs to the
+indicator module, which declares its own dataclass (so a new indicator is one recipe
+and one module, and its parameters are validated as strictly as the rest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from pipeline.schema import RecipeError, build
+
+
+@dataclass(frozen=True)
+class AOI:
+    """Area of interest in WGS84 longitude/latitude: a bbox or a GeoJSON geometry."""
+
+    name: str
+    bbox: tuple[float, float, float, float] | None = None
+    geometry: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.bbox is None) == (self.geometry is None):
+            raise ValueError("give exactly one of 'bbox' [west, south, east, north] or 'geometry' (GeoJSON)")
+        if self.bbox is not None:
+            w, s, e, n = self.bbox
+            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError(f"bbox {list(self.bbox)} is not [west, south, east, north] in degrees "
+                                 "with west < east and south < north")
+
+    def shape(self):
+        """The AOI as a shapely geometry in EPSG:4326."""
+        from shapely.geometry import box, shape
+
+        return box(*self.bbox) if self.bbox is not None else shape(dict(self.geometry))
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Target grid: every layer of the product is on it; areas are true areas on it."""
+
+    crs: str
+    resolution: float
+    chunk: int = 1024
+
+    def __post_init__(self) -> None:
+        try:
+            CRS.from_user_input(self.crs)
+        except CRSError:
+            raise ValueError(f"crs {self.crs!r} is not a CRS pyproj knows (use e.g. 'EPSG:32721')") from None
+        if self.resolution <= 0:
+            raise ValueError(f"resolution must be > 0 (in CRS units); got {self.resolution}")
+        if not 64 <= self.chunk <= 8192:
+            raise ValueError(f"chunk must be within 64..8192 pixels; got {self.chunk}")
+
+
+@dataclass(frozen=True)
+class Input:
+    """One collection the indicator reads, by common band names (profiles resolve assets)."""
+
+    collection: str
+    bands: tuple[str, ...]
+    max_cloud_cover: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.bands:
+            raise ValueError("bands must list at least one common band name")
+        if self.max_cloud_cover is not None and not 0 <= self.max_cloud_cover <= 100:
+            raise ValueError(f"max_cloud_cover must be within 0..100 %; got {self.max_cloud_cover}")
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Calendar years to compute, and optional baseline/reporting periods within them."""
+
+    years: tuple[int, int]
+    baseline: tuple[int, int] | None = None
+    reporting: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        first, last = self.years
+        if first > last:
+            raise ValueError(f"years {list(self.years)} must be [first, last] with first <= last")
+        for name in ("baseline", "reporting"):
+            span = getattr(self, name)
+            if span is not None and not first <= span[0] <= span[1] <= last:
+                raise ValueError(f"{name} {list(span)} must be [first, last] within years {list(self.years)}")
+
+    def all_years(self) -> list[int]:
+        return list(range(self.years[0], self.years[1] + 1))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated recipe; ``parameters`` is the indicator's own frozen dataclass."""
+
+    sdg: str
+    title: str
+    aoi: AOI
+    grid: Grid
+    inputs: Mapping[str, Input]
+    periods: Periods
+    parameters: Any
+    outputs: tuple[str, ...] = ("zarr", "csv", "parquet", "png", "stac")
+    licence: str = "CC-BY-4.0"
+    source: str = field(default="<memory>", compare=False)
+    text: str = field(default="", compare=False, repr=False)
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the recipe file's bytes: the provenance key of a run."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def with_bbox(self, bbox: tuple[float, float, float, float]) -> "Recipe":
+        """Same recipe on another AOI (the CLI's ``--bbox``)."""
+        return replace(self, aoi=AOI(name=f"{self.aoi.name} (bbox override)", bbox=tuple(bbox)))
+
+
+VALID_OUTPUTS = ("zarr", "csv", "parquet", "png", "stac")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file; errors name the file, the key and the valid keys."""
+    from pipeline.indicators import get_indicator  # registry imports indicator modules
+
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise RecipeError(f"{source}: cannot read recipe ({exc.strerror}); "
+                          "pass a path such as recipes/15.1.1.yaml") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{source}: not valid YAML: {exc}") from None
+    return parse_recipe(data, source=source, text=text, lookup=get_indicator)
+
+
+def parse_recipe(data: Any, *, source: str, text: str, lookup) -> Recipe:
+    """Validate parsed YAML; ``lookup(sdg)`` returns the indicator (for its parameters)."""
+    if not isinstance(data, Mapping):
+        raise RecipeError(f"{source}: a recipe must be a YAML mapping with keys sdg, title, aoi, "
+                          "grid, inputs, periods, parameters")
+    sdg = data.get("sdg")
+    if not isinstance(sdg, str):
+        raise RecipeError(f"{source}: missing key 'sdg' (a quoted string such as \"15.1.1\")")
+    try:
+        indicator = lookup(sdg)
+    except KeyError as exc:
+        raise RecipeError(f"{source}: 'sdg' = {sdg!r}: {exc.args[0]}") from None
+    params = build(indicator.Parameters, data.get("parameters") or {}, "parameters", source)
+    recipe = build(_RecipeFields, data, "", source)
+    for name in recipe.outputs:
+        if name not in VALID_OUTPUTS:
+            raise RecipeError(f"{source}: 'outputs' has unknown {name!r}; valid: {', '.join(VALID_OUTPUTS)}")
+    required = indicator.required_inputs(params)
+    missing = sorted(set(required) - set(recipe.inputs))
+    if missing:
+        raise RecipeError(f"{source}: 'inputs' lacks {', '.join(map(repr, missing))} needed by SDG {sdg}; "
+                          f"it reads inputs {', '.join(required)}")
+    for name, needed in required.items():
+        lacking = sorted(set(needed) - set(recipe.inputs[name].bands))
+        if lacking:
+            raise RecipeError(f"{source}: 'inputs.{name}.bands' lacks {', '.join(lacking)} "
+                              f"needed by SDG {sdg}")
+    shared = {f: getattr(recipe, f) for f in _RecipeFields.__dataclass_fields__ if f != "parameters"}
+    return Recipe(parameters=params, source=source, text=text, **shared)
+
+
+@dataclass(frozen=True)
+class _RecipeFields:
+    """The shared top-level keys (``parameters`` is validated by the indicator)."""
+
+    sdg: str
+    title: str
+    aoi: AOI
+    grid: Grid
+    inputs: Mapping[str, Input]
+    periods: Periods
+    parameters: Any = None
+    outputs: tuple[str, ...] = VALID_OUTPUTS
+    licence: str = "CC-BY-4.0"

@@ -1,0 +1,152 @@
+"""classify_water and yearly_water_class against NumPy references."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import kernels
+from kernels import classify_water, yearly_water_class
+
+
+def reference_classify(index, threshold):
+    return np.where(np.isnan(index), 255, np.where(index > threshold, 1, 0)).astype(np.uint8)
+
+
+def reference_yearly(water, min_observations, permanent_fraction):
+    n = (water != 255).sum(axis=0)
+    w = (water == 1).sum(axis=0)
+    return np.select(
+        [(n == 0) | (n < min_observations), w == 0, w * 1.0 >= permanent_fraction * n - 1e-12],
+        [0, 1, 3],
+        default=2,
+    ).astype(np.uint8)
+
+
+def classify(index, threshold):
+    out = np.full(index.shape, 77, np.uint8)
+    classify_water(index, threshold, out)
+    return out
+
+
+def yearly(water, min_observations, permanent_fraction):
+    out = np.full(water.shape[1:], 77, np.uint8)
+    yearly_water_class(water, min_observations, permanent_fraction, out)
+    return out
+
+
+def test_constants():
+    assert (kernels.NO_OBSERVATION, kernels.NOT_WATER, kernels.SEASONAL, kernels.PERMANENT) == (0, 1, 2, 3)
+    assert kernels.NODATA_U8 == 255
+
+
+def test_classify_nan_threshold_and_infinities():
+    index = np.array([[[np.nan, -1.0, 0.0, 0.25, 0.2500001, 1.0, np.inf, -np.inf]]], np.float32)
+    np.testing.assert_array_equal(classify(index, 0.25)[0, 0], [255, 0, 0, 0, 1, 1, 1, 0])
+    # The threshold is rounded to float32 like NumPy's comparison: float32(0.1) > 0.1 is False.
+    assert np.float64(np.float32(0.1)) > 0.1
+    assert classify(np.array([[[0.1]]], np.float32), 0.1)[0, 0, 0] == 0
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 1, 7), (2, 13, 17), (0, 3, 3), (2, 0, 4), (2, 4, 0)])
+def test_classify_odd_and_empty_shapes(shape):
+    rng = np.random.default_rng(sum(shape))
+    index = rng.uniform(-1, 1, shape).astype(np.float32)
+    index[rng.random(shape) < 0.3] = np.nan
+    np.testing.assert_array_equal(classify(index, 0.1), reference_classify(index, 0.1))
+
+
+def test_classify_all_nan():
+    assert (classify(np.full((2, 3, 5), np.nan, np.float32), 0.0) == 255).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    hnp.arrays(np.float32, hnp.array_shapes(min_dims=3, max_dims=3, min_side=0, max_side=6)),
+    st.floats(-1.5, 1.5),
+)
+def test_property_classify_matches_numpy(index, threshold):
+    np.testing.assert_array_equal(classify(index, threshold), reference_classify(index, threshold))
+
+
+def test_yearly_hand_made_pixels():
+    #   pixel:    0    1    2    3    4    5    6
+    water = np.array(
+        [
+            [255, 0, 1, 1, 0, 1, 1],
+            [255, 0, 1, 1, 0, 1, 0],
+            [255, 0, 1, 1, 1, 255, 0],
+            [255, 255, 255, 0, 0, 255, 0],
+        ],
+        np.uint8,
+    )[:, None, :]
+    # 0: never seen; 1: always dry; 2: 3/3 wet; 3: 3/4 wet = 0.75 exactly (tie -> permanent);
+    # 4: 1/4 wet; 5: 2/2 wet but only 2 observations (< 3); 6: 1/4 wet.
+    np.testing.assert_array_equal(yearly(water, 3, 0.75)[0], [0, 1, 3, 3, 2, 0, 2])
+    np.testing.assert_array_equal(yearly(water, 0, 0.75)[0], [0, 1, 3, 3, 2, 3, 2])
+
+
+def test_yearly_fraction_tie_survives_rounding():
+    # 0.28 * 25 == 7.000000000000001 in float64; 7 of 25 must still be permanent.
+    water = np.zeros((25, 1, 1), np.uint8)
+    water[:7] = 1
+    assert 0.28 * 25 > 7
+    assert yearly(water, 1, 0.28)[0, 0] == 3
+    water[6] = 255  # 6 of 24 < 0.28
+    assert yearly(water, 1, 0.28)[0, 0] == 2
+
+
+@pytest.mark.parametrize("shape", [(0, 2, 3), (1, 1, 1), (3, 1, 7), (2, 13, 17), (4, 0, 3), (4, 3, 0)])
+def test_yearly_odd_and_empty_shapes(shape):
+    rng = np.random.default_rng(sum(shape) + 1)
+    water = rng.choice(np.array([0, 1, 255], np.uint8), shape)
+    np.testing.assert_array_equal(yearly(water, 1, 0.5), reference_yearly(water, 1, 0.5))
+
+
+def test_yearly_all_missing_is_no_observation():
+    assert (yearly(np.full((5, 3, 4), 255, np.uint8), 0, 0.5) == 0).all()
+
+
+def test_classify_then_yearly_end_to_end():
+    rng = np.random.default_rng(11)
+    index = rng.uniform(-1, 1, (12, 9, 10)).astype(np.float32)
+    index[rng.random(index.shape) < 0.2] = np.nan
+    water = classify(index, 0.0)
+    np.testing.assert_array_equal(yearly(water, 4, 0.75), reference_yearly(reference_classify(index, 0.0), 4, 0.75))
+
+
+def test_same_bits_for_one_and_two_threads(with_threads):
+    rng = np.random.default_rng(12)
+    index = rng.uniform(-1, 1, (6, 301, 77)).astype(np.float32)
+    index[rng.random(index.shape) < 0.2] = np.nan
+    w1 = with_threads(1, lambda: classify(index, 0.05))
+    w2 = with_threads(2, lambda: classify(index, 0.05))
+    assert w1.tobytes() == w2.tobytes()
+    y1 = with_threads(1, lambda: yearly(w1, 2, 0.6))
+    y2 = with_threads(2, lambda: yearly(w1, 2, 0.6))
+    assert y1.tobytes() == y2.tobytes()
+
+
+def test_shape_mismatch_raises():
+    with pytest.raises(ValueError):
+        classify_water(np.zeros((2, 3, 4), np.float32), 0.0, np.zeros((2, 3, 5), np.uint8))
+    with pytest.raises(ValueError):
+        yearly_water_class(np.zeros((2, 3, 4), np.uint8), 1, 0.5, np.zeros((3, 5), np.uint8))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    hnp.arrays(
+        np.uint8,
+        hnp.array_shapes(min_dims=3, max_dims=3, min_side=0, max_side=8),
+        elements=st.sampled_from([0, 1, 255, 7]),
+    ),
+    st.integers(0, 9),
+    st.one_of(st.sampled_from([0.0, 0.25, 1 / 3, 0.5, 0.7, 0.75, 1.0]), st.floats(0.0, 1.0)),
+)
+def test_property_yearly_matches_numpy(water, min_observations, permanent_fraction):
+    np.testing.assert_array_equal(
+        yearly(water, min_observations, permanent_fraction),
+        reference_yearly(water, min_observations, permanent_fraction),
+    )

@@ -1,0 +1,110 @@
+"""Recipe validation: every mistake is an error naming the file, the key and the fix."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.recipe import Recipe, load_recipe
+from pipeline.schema import RecipeError
+
+RECIPES = sorted(Path(__file__).parents[1].joinpath("recipes").glob("*.yaml"))
+
+
+def write(tmp_path, data, name="r.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def base(sdg="6.6.1") -> dict:
+    return yaml.safe_load(Path(__file__).parents[1].joinpath("recipes", f"{sdg}.yaml").read_text())
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_shipped_recipes_load_frozen(path):
+    recipe = load_recipe(path)
+    assert isinstance(recipe, Recipe)
+    assert path.name == f"{recipe.sdg}.yaml"
+    with pytest.raises(AttributeError):
+        recipe.sdg = "x"  # frozen
+    with pytest.raises(AttributeError):
+        recipe.parameters.mmu_ha = 1  # the indicator's parameters are frozen too
+    with pytest.raises(TypeError):
+        recipe.inputs["new"] = None  # mappings are read-only
+
+
+def test_hash_is_of_the_file_bytes(tmp_path):
+    data = base()
+    a = load_recipe(write(tmp_path, data, "a.yaml"))
+    data["parameters"]["water_threshold"] = 0.1
+    b = load_recipe(write(tmp_path, data, "b.yaml"))
+    assert a.sha256 != b.sha256 and len(a.sha256) == 64
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda d: d.update(colour="red"), ["unknown key 'colour'", "valid keys", "aoi", "periods"]),
+    (lambda d: d["grid"].update(resolutoin=10), ["'grid.resolutoin'", "crs, resolution, chunk"]),
+    (lambda d: d["parameters"].update(treshold=0.1), ["'parameters.treshold'", "water_threshold"]),
+    (lambda d: d.pop("grid"), ["missing key 'grid'"]),
+    (lambda d: d["grid"].pop("crs"), ["missing key 'grid.crs'"]),
+    (lambda d: d["grid"].update(crs="EPSG:999999"), ["not a CRS"]),
+    (lambda d: d["grid"].update(resolution=-5), ["resolution must be > 0"]),
+    (lambda d: d["grid"].update(resolution="ten"), ["'grid.resolution' must be a number"]),
+    (lambda d: d["aoi"].update(bbox=[10, 0, 5, 1]), ["west < east"]),
+    (lambda d: d["aoi"].update(bbox=[1, 2, 3]), ["'aoi.bbox' must have 4 items"]),
+    (lambda d: d["periods"].update(baseline=[2010, 2012]), ["baseline [2010, 2012] must be"]),
+    (lambda d: d["periods"].update(years=[2024, 2016]), ["first <= last"]),
+    (lambda d: d["parameters"].update(index="evi"), ["'parameters.index'", "'mndwi'"]),
+    (lambda d: d["parameters"].update(min_observations=0), ["min_observations must be >= 1"]),
+    (lambda d: d["parameters"].update(min_observations=True), ["must be an integer"]),
+    (lambda d: d["inputs"]["optical"].update(bands=["green"]), ["'inputs.optical.bands' lacks swir16"]),
+    (lambda d: d["inputs"].pop("optical"), ["'inputs' lacks 'optical'"]),
+    (lambda d: d["inputs"]["optical"].update(max_cloud_cover=120), ["max_cloud_cover must be within"]),
+    (lambda d: d.update(outputs=["zarr", "tiff"]), ["unknown 'tiff'"]),
+    (lambda d: d.update(sdg="99.9.9"), ["'sdg' = '99.9.9'", "available: 15.1.1, 6.6.1"]),
+])
+def test_invalid_recipes_say_what_where_and_how(tmp_path, mutate, expected):
+    data = base()
+    mutate(data)
+    path = write(tmp_path, data)
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    message = str(err.value)
+    assert message.startswith(str(path))
+    for part in expected:
+        assert part in message
+
+
+def test_15_1_1_parameters_are_validated_by_its_module(tmp_path):
+    data = base("15.1.1")
+    data["parameters"]["water_classes"] = [10]
+    with pytest.raises(RecipeError, match="overlap"):
+        load_recipe(write(tmp_path, data))
+    data = base("15.1.1")
+    data["parameters"]["connectivity"] = 6
+    with pytest.raises(RecipeError, match="'parameters.connectivity' = 6 is not one of 4, 8"):
+        load_recipe(write(tmp_path, data))
+
+
+def test_unreadable_and_non_yaml_files(tmp_path):
+    with pytest.raises(RecipeError, match="cannot read recipe"):
+        load_recipe(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sdg: [unclosed\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(bad)
+    bad.write_text("- a list\n")
+    with pytest.raises(RecipeError, match="must be a YAML mapping"):
+        load_recipe(bad)
+
+
+def test_geometry_aoi_and_exactly_one_of_bbox_geometry(tmp_path):
+    data = base()
+    w, s, e, n = data["aoi"].pop("bbox")
+    data["aoi"]["geometry"] = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+    recipe = load_recipe(write(tmp_path, data))
+    assert recipe.aoi.shape().bounds == (w, s, e, n)
+    data["aoi"]["bbox"] = [w, s, e, n]
+    with pytest.raises(RecipeError, match="exactly one of 'bbox'"):
+        load_recipe(write(tmp_path, data))
