@@ -18,7 +18,7 @@ from scipy.interpolate import RegularGridInterpolator
 from shapely.geometry.base import BaseGeometry
 
 # The areal scale factor varies over hundreds of km; sampling it every 32 pixels and
-# interpolating bilinearly changes areas by < 1e-9 relative and is ~1000x cheaper.
+# interpolating bilinearly changes areas by < 1e-8 relative (h²/8 x 2/R²) and is ~1000x cheaper.
 _AREA_LATTICE = 32
 
 
@@ -31,7 +31,8 @@ def block_chunks(size: int, chunk: int, minimum: int = 1) -> tuple[int, ...]:
     """Chunk sizes along one axis; a last chunk smaller than ``minimum`` joins its neighbour."""
     sizes = [chunk] * (size // chunk) + ([size % chunk] if size % chunk else [])
     if len(sizes) > 1 and sizes[-1] < minimum:
-        sizes[-2] += sizes.pop()
+        last = sizes.pop()
+        sizes[-1] += last
     return tuple(sizes) or (0,)
 
 
@@ -81,19 +82,25 @@ def _projected_area(box: GeoBox) -> np.ndarray:
 
 
 def _geographic_area(box: GeoBox) -> np.ndarray:
-    """Geodesic area of each row's cell (cells of a row are identical) on the CRS ellipsoid."""
+    """Cells bounded by meridians and parallels, exact on the CRS ellipsoid (closed form
+    of the authalic integral; cells of a row are identical)."""
     ny, nx = box.shape
     a = box.affine
     if a.b or a.d:
         raise ValueError("rotated geographic grids are not supported")
-    geod = pyproj.CRS(box.crs.to_wkt()).get_geod()
-    rows = np.empty(ny)
-    for i in range(ny):
-        top, bottom = a.f + a.e * i, a.f + a.e * (i + 1)
-        lons = [a.c, a.c + a.a, a.c + a.a, a.c]
-        lats = [top, top, bottom, bottom]
-        rows[i] = abs(geod.polygon_area_perimeter(lons, lats)[0])
+    ellipsoid = pyproj.CRS(box.crs.to_wkt()).ellipsoid
+    major, e2 = ellipsoid.semi_major_metre, 1 - (ellipsoid.semi_minor_metre / ellipsoid.semi_major_metre) ** 2
+    edges = np.radians(a.f + a.e * np.arange(ny + 1))
+    q = _authalic_q(np.sin(edges), e2)
+    rows = np.abs(np.radians(a.a) * major**2 * (1 - e2) / 2 * np.diff(q))
     return np.broadcast_to(rows[:, None], (ny, nx)).copy()
+
+
+def _authalic_q(sin_phi: np.ndarray, e2: float) -> np.ndarray:
+    if e2 == 0:  # a sphere
+        return 2 * sin_phi
+    e = np.sqrt(e2)
+    return sin_phi / (1 - e2 * sin_phi**2) + np.log((1 + e * sin_phi) / (1 - e * sin_phi)) / (2 * e)
 
 
 def smallest_pixel_area(geobox: GeoBox) -> float:
