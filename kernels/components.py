@@ -29,6 +29,17 @@ def _union(parent, i, j):
 
 
 @numba.njit(cache=True)
+def _join(parent, lab, neighbour):
+    """Label for the current pixel after meeting a neighbour's label (0 = none)."""
+    if neighbour == 0 or neighbour == lab:
+        return lab
+    if lab == 0:
+        return neighbour
+    _union(parent, lab, neighbour)
+    return lab
+
+
+@numba.njit(cache=True)
 def mmu_filter(mask, pixel_area, min_area, eight_connected, out):
     """Set to 0 every patch of 1-pixels whose summed pixel_area < min_area.
 
@@ -59,31 +70,14 @@ def mmu_filter(mask, pixel_area, min_area, eight_connected, out):
         for x in range(nx):
             if mask[y, x] != 1:
                 continue
-            lab = 0
-            if x > 0 and labels[y, x - 1] != 0:
-                lab = labels[y, x - 1]
+            lab = labels[y, x - 1] if x > 0 else 0
             if y > 0:
-                up = labels[y - 1, x]
-                if up != 0:
-                    if lab == 0:
-                        lab = up
-                    elif up != lab:
-                        _union(parent, lab, up)
+                lab = _join(parent, lab, labels[y - 1, x])
                 if eight_connected:
                     if x > 0:
-                        nw = labels[y - 1, x - 1]
-                        if nw != 0:
-                            if lab == 0:
-                                lab = nw
-                            elif nw != lab:
-                                _union(parent, lab, nw)
+                        lab = _join(parent, lab, labels[y - 1, x - 1])
                     if x + 1 < nx:
-                        ne = labels[y - 1, x + 1]
-                        if ne != 0:
-                            if lab == 0:
-                                lab = ne
-                            elif ne != lab:
-                                _union(parent, lab, ne)
+                        lab = _join(parent, lab, labels[y - 1, x + 1])
             if lab == 0:
                 n_labels += 1
                 lab = n_labels

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 import kernels
+from pipeline.grid import block_chunks
 
 NODATA_U8 = kernels.NODATA_U8
 
@@ -75,11 +76,12 @@ def mmu_filter(mask: da.Array, area: da.Array, *, min_area: float, eight_connect
     """Remove 1-components smaller than ``min_area`` m² from a (y, x) uint8 0/1/255 layer."""
     if mask.numblocks == (1, 1):
         depth = 0
-    else:
-        smallest = min(min(c) for c in mask.chunks)
-        if smallest < depth:
-            mask = mask.rechunk({0: -1, 1: -1})
-            area = area.rechunk({0: -1, 1: -1})
+    elif min(min(c) for c in mask.chunks) < depth:
+        # only a short last chunk can be narrower than the halo: merge it into its neighbour
+        chunks = tuple(block_chunks(sum(c), c[0], depth) for c in mask.chunks)
+        mask, area = mask.rechunk(chunks), area.rechunk(chunks)
+        if min(min(c) for c in mask.chunks) < depth:
+            mask, area = mask.rechunk(-1), area.rechunk(-1)
             depth = 0
     return da.map_overlap(_mmu_block, mask, area, depth=depth, boundary="none", min_area=min_area,
                           eight_connected=eight_connected, dtype=np.uint8, meta=np.array((), dtype=np.uint8))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import pyproj
+import shapely
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
-from rasterio.features import geometry_mask
 from scipy.interpolate import RegularGridInterpolator
 from shapely.geometry.base import BaseGeometry
 
@@ -47,9 +47,11 @@ def _blocks(geobox: GeoBox, chunks: tuple[tuple[int, ...], tuple[int, ...]], fun
 def aoi_mask(geobox: GeoBox, aoi: BaseGeometry, chunks) -> da.Array:
     """True where the pixel centre lies inside the AOI (lazy, per block)."""
     geom = Geometry(aoi, crs="EPSG:4326").to_crs(geobox.crs).geom
+    shapely.prepare(geom)
 
     def inside(box: GeoBox) -> np.ndarray:
-        return geometry_mask([geom], out_shape=box.shape, transform=box.affine, invert=True)
+        x, y = _centres(box, np.arange(box.shape[0]), np.arange(box.shape[1]))
+        return shapely.contains_xy(geom, x, y)
 
     return _blocks(geobox, chunks, inside, bool)
 

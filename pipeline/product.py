@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -55,8 +56,11 @@ def _raise_interrupt(signum, frame):
 
 def compute_and_write(plan: Plan, directory: Path, *, progress: bool) -> dict[str, Any]:
     """Run the whole graph once: layers stream into Zarr, statistics come back small."""
-    write = plan.layers.to_zarr(directory / ZARR, mode="w-", zarr_format=3, consolidated=False,
-                                compute=False, encoding=_encoding(plan.layers))
+    with warnings.catch_warnings():
+        # consolidated metadata is a zarr-python extension to v3; it makes opening fast
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        write = plan.layers.to_zarr(directory / ZARR, mode="w-", zarr_format=3, consolidated=True,
+                                    compute=False, encoding=_encoding(plan.layers))
     with ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext():
         _, stats = dask.compute(write, dict(plan.stats))
     return stats
@@ -76,7 +80,7 @@ def finish(directory: Path, *, plan: Plan, stats: dict, recipe, provenance_of: C
     table = plan.table(stats)
     table.to_csv(directory / CSV, index=False)
     table.to_parquet(directory / PARQUET, index=False)
-    with xr.open_zarr(directory / ZARR, consolidated=False) as ds:
+    with xr.open_zarr(directory / ZARR, mask_and_scale=False) as ds:
         quicklook.draw(ds, plan.legend, table, plan.series, f"SDG {recipe.sdg}: {recipe.title}", directory / PNG)
         years = [int(y) for y in ds.year.values]
         shape = [int(ds.sizes["y"]), int(ds.sizes["x"])]

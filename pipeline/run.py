@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from pipeline import product, provenance
 from pipeline.grid import aoi_mask, block_chunks, make_geobox, pixel_area
 from pipeline.indicators import Context, get_indicator
 from pipeline.recipe import Recipe
+
+# odc-stac reprojects in-memory arrays with explicit transforms; rasterio still warns
+# that those arrays carry no georeferencing. The warning says nothing about the data.
+warnings.filterwarnings("ignore", message="Dataset has no geotransform", module="rasterio")
 
 
 @dataclass(frozen=True)

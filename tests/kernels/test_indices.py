@@ -39,6 +39,11 @@ def reference_f64(a, b, a_scale, a_offset, b_scale, b_offset, nodata):
     return nd
 
 
+def decimal(value):
+    """The exact rational a float was written as: 0.0001 -> 1/10000."""
+    return Fraction(repr(float(value)))
+
+
 def reference_exact(a, b, a_scale, a_offset, b_scale, b_offset, nodata):
     """Exact rational reference: scale/offset read as the decimals they are written as."""
     out = np.empty(a.shape, np.float64)
@@ -47,8 +52,8 @@ def reference_exact(a, b, a_scale, a_offset, b_scale, b_offset, nodata):
         if a[idx] == nodata or b[idx] == nodata:
             out[idx] = np.nan
             continue
-        ra = max(Fraction(int(a[idx])) * Fraction(repr(float(a_scale[t]))) + Fraction(repr(float(a_offset[t]))), 0)
-        rb = max(Fraction(int(b[idx])) * Fraction(repr(float(b_scale[t]))) + Fraction(repr(float(b_offset[t]))), 0)
+        ra = max(int(a[idx]) * decimal(a_scale[t]) + decimal(a_offset[t]), 0)
+        rb = max(int(b[idx]) * decimal(b_scale[t]) + decimal(b_offset[t]), 0)
         out[idx] = np.nan if ra + rb == 0 else float((ra - rb) / (ra + rb))
     return out
 
@@ -91,6 +96,18 @@ def test_bands_with_different_scale_and_offset_match_exact_fractions():
     b_scale, b_offset = a_scale[::-1].copy(), a_offset[::-1].copy()
     got = run(a, b, a_scale, a_offset, b_scale, b_offset)
     assert_matches(got, reference_exact(a, b, a_scale, a_offset, b_scale, b_offset, 0))
+
+
+def test_offset_over_scale_is_snapped_to_an_integer():
+    """-0.3 / 0.0001 is -2999.9999999999995 in float64; DN 3000 must give reflectance exactly 0."""
+    assert -0.3 / 0.0001 != -3000.0
+    dns = np.array([2999, 3000, 3001, 3002], np.uint16)
+    a, b = np.meshgrid(dns, dns, indexing="ij")
+    a, b = a[None], b[None]
+    scale, offset = np.array([0.0001]), np.array([-0.3])
+    got = run(a, b, scale, offset)
+    assert np.isnan(got[0, 1, 1])  # both reflectances exactly 0 -> undefined
+    assert_matches(got, reference_exact(a, b, scale, offset, scale, offset, 0))
 
 
 def naive_float32(a, b, scale, offset, nodata, clip):

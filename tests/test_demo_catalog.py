@@ -1,0 +1,400 @@
+"""The embedded demo catalog: deterministic, shaped like the real collections, valid COGs,
+and a truth.json that can be recomputed independently from the files that were written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import odc.stac
+import pyproj
+import pystac
+import pytest
+import rasterio
+from rasterio.windows import from_bounds
+from scipy import ndimage
+from shapely import segmentize
+from shapely.geometry import box
+from shapely.ops import transform as shapely_transform
+
+from catalog.demo import build_demo_catalog, ensure_demo_catalog, load_truth
+from catalog.demo import generate as g
+
+S2_ID = re.compile(r"^S2[AB]_21L[XY]H_20\d{6}_0_L2A$")
+LC_ID = re.compile(r"^ESA_WorldCover_10m_20\d\d_v[12]00_S15W057$")
+CLEAR_SCL = (g.SCL_VEGETATION, g.SCL_NOT_VEGETATED, g.SCL_WATER)
+GEOD = pyproj.Geod(ellps="WGS84")
+BUILD_SECONDS: dict[str, float] = {}
+
+
+def _tree_size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "data"
+    start = time.perf_counter()
+    build_demo_catalog(out)
+    BUILD_SECONDS["first"] = time.perf_counter() - start
+    return out
+
+
+@pytest.fixture(scope="session")
+def rebuilt(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo-again") / "data"
+    build_demo_catalog(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def truth(built) -> dict:
+    return load_truth(built)
+
+
+@pytest.fixture(scope="session")
+def items(built) -> list[pystac.Item]:
+    root = pystac.Catalog.from_file(str(built / "catalog.json"))
+    return list(root.get_items(recursive=True))
+
+
+@pytest.fixture(scope="session")
+def s2_items(items) -> dict[str, pystac.Item]:
+    return {it.id: it for it in items if it.collection_id == g.S2_COLLECTION}
+
+
+@pytest.fixture(scope="session")
+def lc_items(items) -> list[pystac.Item]:
+    return sorted((it for it in items if it.collection_id == g.LC_COLLECTION), key=lambda it: it.id)
+
+
+def _path(asset: pystac.Asset) -> Path:
+    href = asset.get_absolute_href()
+    assert href.startswith("file:///"), href
+    return Path(unquote(urlparse(href).path))
+
+
+def _read(item: pystac.Item, key: str) -> np.ndarray:
+    with rasterio.open(_path(item.assets[key])) as src:
+        return src.read(1)
+
+
+def _decode(item: pystac.Item, key: str, dn: np.ndarray) -> np.ndarray:
+    band = item.assets[key].extra_fields["raster:bands"][0]
+    return dn.astype(np.float64) * band["scale"] + band["offset"]
+
+
+def _pixel(item: pystac.Item, key: str, x: float, y: float) -> tuple[int, int]:
+    transform = item.assets[key].extra_fields["proj:transform"]
+    return int((y - transform[5]) // transform[4]), int((x - transform[2]) // transform[0])
+
+
+# ------------------------------------------------------------------ build mechanics
+def test_same_seed_gives_identical_files(built, rebuilt, s2_items, lc_items):
+    assert (built / "truth.json").read_bytes() == (rebuilt / "truth.json").read_bytes()
+    some = list(s2_items.values())
+    for item, key in [(some[0], "blue"), (some[-1], "swir16"), (some[len(some) // 2], "scl"), (lc_items[0], "map")]:
+        rel = _path(item.assets[key]).relative_to(built)
+        assert (built / rel).read_bytes() == (rebuilt / rel).read_bytes(), rel
+    item_json = next(iter(s2_items.values())).get_self_href()
+    rel = Path(item_json).relative_to(built)
+    text = (built / rel).read_text().replace(built.as_uri(), "ROOT")
+    assert text == (rebuilt / rel).read_text().replace(rebuilt.as_uri(), "ROOT")
+
+
+def test_build_is_atomic_and_refuses_to_overwrite(built):
+    assert not list(built.parent.glob(f".{built.name}.tmp-*"))
+    with pytest.raises(FileExistsError):
+        build_demo_catalog(built)
+
+
+def test_ensure_and_cli_reuse_a_current_catalog(built):
+    before = (built / "catalog.json").stat().st_mtime_ns
+    assert ensure_demo_catalog(built) == built / "catalog.json"
+    result = subprocess.run([sys.executable, "-m", "catalog.demo", "--out", str(built)], capture_output=True,
+                            text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    assert "already present" in result.stdout and len(result.stdout.strip().splitlines()) == 1
+    assert (built / "catalog.json").stat().st_mtime_ns == before
+
+
+def test_size_budget_and_build_time_report(built, capsys):
+    size = _tree_size(built)
+    with capsys.disabled():
+        print(f"\ndemo catalog: {size / 1e6:.1f} MB in files, built in {BUILD_SECONDS['first']:.1f} s")
+    assert size < 90e6
+
+
+# ------------------------------------------------------------------ STAC shape and COGs
+def test_catalog_walks_with_expected_collections(built, s2_items, lc_items):
+    root = pystac.Catalog.from_file(str(built / "catalog.json"))
+    assert root.id == "sdgcube-demo"
+    assert {c.id for c in root.get_children()} == {g.S2_COLLECTION, g.LC_COLLECTION}
+    assert len(s2_items) == 2 * (len(g.YEARS) * len(g.MONTHS) + len(g.HEAVY_CLOUD_DATES))
+    assert all(LC_ID.match(it.id) for it in lc_items)
+    assert sorted(int(it.id.split("_")[3]) for it in lc_items) == list(g.YEARS)
+    for coll in root.get_children():
+        assert coll.item_assets and coll.license and coll.extent.spatial.bboxes
+    assert "synthetic" in root.get_child(g.LC_COLLECTION).description
+
+
+def test_every_asset_is_a_valid_cog_matching_its_metadata(items):
+    for item in items:
+        code = item.properties["proj:code"]
+        for key, asset in item.assets.items():
+            band = asset.extra_fields["raster:bands"][0]
+            with rasterio.open(_path(asset)) as src:
+                assert src.driver == "GTiff" and src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+                assert src.tags(ns="IMAGE_STRUCTURE")["COMPRESSION"] == "ZSTD"
+                assert src.profile["tiled"] and max(src.block_shapes[0]) <= 512
+                assert src.dtypes[0] == band["data_type"] and src.nodata == band["nodata"] == 0
+                assert list(src.shape) == asset.extra_fields["proj:shape"], (item.id, key)
+                assert list(src.transform)[:6] == asset.extra_fields["proj:transform"][:6], (item.id, key)
+                assert src.crs == rasterio.crs.CRS.from_string(code)
+                if band["data_type"] == "uint16":
+                    assert src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "2"
+
+
+def test_sentinel2_items_look_like_earth_search_v1(s2_items):
+    for item in s2_items.values():
+        p = item.properties
+        assert S2_ID.match(item.id) and item.id[:3] == "S" + p["platform"][-2:].upper()
+        assert set(item.assets) == {"blue", "green", "red", "nir", "swir16", "swir22", "scl"}
+        assert p["proj:code"] == "EPSG:32721" and p["constellation"] == "sentinel-2"
+        assert p["mgrs:utm_zone"] == 21 and p["mgrs:latitude_band"] == "L"
+        assert p["grid:code"] == f"MGRS-21L{p['mgrs:grid_square']}" and p["grid:code"][5:] in item.id
+        for key in g.BANDS:
+            asset = item.assets[key]
+            assert asset.extra_fields["eo:bands"][0]["common_name"] == key and "data" in asset.roles
+            assert asset.extra_fields["proj:shape"] == ([400, 400] if key in g.BANDS_10M else [200, 200])
+        assert item.assets["scl"].extra_fields["raster:bands"][0]["data_type"] == "uint8"
+
+
+def test_offset_follows_processing_baseline(s2_items):
+    switch = date(2022, 1, 25)
+    seen = set()
+    for item in s2_items.values():
+        baseline = item.properties["s2:processing_baseline"]
+        offsets = {item.assets[k].extra_fields["raster:bands"][0]["offset"] for k in g.BANDS}
+        new = item.datetime.date() >= switch
+        assert (baseline >= "04.00") == new
+        assert offsets == ({-0.1} if new else {0.0}), item.id
+        seen.add(new)
+    assert seen == {True, False}
+
+
+def test_both_tiles_share_each_datetime(s2_items):
+    by_time = {}
+    for item in s2_items.values():
+        by_time.setdefault(item.datetime, set()).add(item.properties["mgrs:grid_square"])
+    assert all(tiles == {"XH", "YH"} for tiles in by_time.values())
+
+
+# ------------------------------------------------------------------ pixel content
+def test_dark_water_round_trips_including_negative_swir(s2_items):
+    x, y = g.LAKE_CENTRE
+    dark = g.SPECTRA[g.DARK_WATER]
+    checked = {True: 0, False: 0}
+    for item in s2_items.values():
+        r20, c20 = _pixel(item, "scl", x, y)
+        if not 0 <= c20 < 200 or _read(item, "scl")[r20, c20] != g.SCL_WATER:
+            continue
+        offset = item.assets["swir16"].extra_fields["raster:bands"][0]["offset"] != 0
+        for key in g.BANDS:
+            r, c = _pixel(item, key, x, y)
+            dn = _read(item, key)[r, c]
+            value = _decode(item, key, np.array(dn))
+            expected = dark[g.BANDS.index(key)]
+            if offset or expected > 0:
+                assert abs(value - expected) <= 1e-4, (item.id, key, value)
+            else:  # before baseline 04.00 negative reflectance cannot be stored: lowest valid DN
+                assert dn == 1, (item.id, key, dn)
+        if offset:
+            assert _read(item, "swir16")[r20, c20] < 1000
+        checked[offset] += 1
+    assert checked[True] > 5 and checked[False] > 5
+
+
+def test_mndwi_separates_water_and_land_on_clear_pixels(s2_items):
+    counted = {"water": 0, "land": 0}
+    for item in s2_items.values():
+        scl = _read(item, "scl")
+        green = _decode(item, "green", _read(item, "green"))[::2, ::2]  # 10 m -> the 20 m grid
+        swir = _decode(item, "swir16", _read(item, "swir16"))
+        water = scl == g.SCL_WATER
+        land = np.isin(scl, [g.SCL_VEGETATION, g.SCL_NOT_VEGETATED])
+        mndwi = {name: (green[m] - swir[m]) / (green[m] + swir[m]) for name, m in (("water", water), ("land", land))}
+        assert (mndwi["water"] > 0.5).all() and (mndwi["land"] < -0.1).all(), item.id
+        counted = {name: counted[name] + v.size for name, v in mndwi.items()}
+    assert counted["water"] > 100_000 and counted["land"] > 1_000_000
+
+
+def test_cloudy_dates_carry_cloud_pixels(s2_items):
+    for item in s2_items.values():
+        scl = _read(item, "scl")
+        valid = scl != g.SCL_NODATA
+        cloudy = np.isin(scl, [g.SCL_CLOUD_MEDIUM, g.SCL_CLOUD_HIGH, g.SCL_CIRRUS])
+        assert abs(100 * cloudy[valid].mean() - item.properties["eo:cloud_cover"]) < 0.01
+        if item.properties["eo:cloud_cover"] > 1:
+            assert cloudy.any()
+        if item.properties["eo:cloud_cover"] >= 60:
+            assert np.isin(scl[valid], [g.SCL_CLOUD_MEDIUM, g.SCL_CLOUD_HIGH]).mean() > 0.85
+    assert any(np.isin(_read(it, "scl"), [g.SCL_SHADOW]).any() for it in s2_items.values())
+    assert any(np.isin(_read(it, "scl"), [g.SCL_SATURATED]).any() for it in s2_items.values())
+
+
+def test_cloud_cover_exclusion_is_exactly_the_truth(s2_items, truth):
+    excluded = {i for i, it in s2_items.items() if it.properties["eo:cloud_cover"] >= g.MAX_CLOUD_COVER}
+    assert excluded == set(truth["items"]["excluded_by_cloud_cover"]) and excluded
+    assert set(truth["items"]["kept"]) == set(s2_items) - excluded
+    assert all(s2_items[i].properties["eo:cloud_cover"] >= 90 for i in excluded)
+
+
+def _mosaic_scl(by_tile: dict[str, pystac.Item]) -> np.ndarray:
+    """SCL of one date on the 20 m grid of the tile union; asserts the tiles agree."""
+    world = np.zeros((200, 350), np.uint8)
+    for tile, item in by_tile.items():
+        c0 = (g.TILE_X[tile][0] - g.UNION_X[0]) // 20
+        scl = _read(item, "scl")
+        part = world[:, c0:c0 + 200]
+        both = (part != 0) & (scl != 0)
+        assert (part[both] == scl[both]).all(), "overlapping tiles disagree"
+        part[part == 0] = scl[part == 0]
+    return world
+
+
+def test_clear_observation_guarantees_hold_in_the_files(s2_items, truth):
+    design = g.Design(truth["generator"]["seed"])
+    kept = [s2_items[i] for i in truth["items"]["kept"]]
+    for year in g.YEARS:
+        dates = sorted({it.datetime for it in kept if it.datetime.year == year})
+        clear, wet = [], []
+        for when in dates:
+            tiles = {it.properties["grid:code"][-5:]: it for it in kept if it.datetime == when}
+            clear.append(np.isin(_mosaic_scl(tiles), CLEAR_SCL))
+            wet.append(when.month in g.WET_MONTHS)
+        clear, wet = np.array(clear), np.array(wet)
+        aoi = design.aoi20
+        assert clear.sum(0)[aoi].min() >= 3, year
+        ring = design.lake20(year)[1] & aoi
+        assert clear[wet].any(0)[ring].all() and clear[~wet].any(0)[ring].all(), year
+
+
+def test_nodata_wedge_lies_where_the_other_tile_has_data(s2_items):
+    for item in s2_items.values():
+        wedge_tile = item.properties["mgrs:grid_square"] == "YH"
+        scl_nodata = _read(item, "scl") == 0
+        assert scl_nodata.any() == wedge_tile, item.id
+        for key in g.BANDS:
+            nodata = _read(item, key) == 0
+            res = item.assets[key].extra_fields["proj:transform"][0]
+            expected = np.repeat(np.repeat(scl_nodata, 2, 0), 2, 1) if res == 10 else scl_nodata
+            assert (nodata == expected).all(), (item.id, key)
+            cols = np.nonzero(nodata)[1]
+            x_east = item.assets[key].extra_fields["proj:transform"][2] + (cols + 1) * res
+            assert cols.size == 0 or x_east.max() <= g.OVERLAP_X[1]
+
+
+def test_odc_stac_mosaics_both_tiles_without_gaps_in_the_aoi(s2_items, truth):
+    one_date = [it for it in s2_items.values() if it.datetime.date() == date(2022, 3, 19)]
+    assert len(one_date) == 2
+    ds = odc.stac.load(one_date, bands=["scl", "swir16"], crs="EPSG:32721", resolution=20,
+                       bbox=truth["aoi"]["bbox"], groupby="solar_day")
+    assert ds.sizes["time"] == 1
+    assert (ds["scl"].values != 0).all() and (ds["swir16"].values != 0).all()
+
+
+# ------------------------------------------------------------------ truth
+def test_cell_area_formula_matches_pyproj_geod():
+    south, north, west = -12.53, -12.53 + 1 / 12000, -56.05
+    east = west + 1 / 12000
+    geod, _ = GEOD.polygon_area_perimeter([west, east, east, west], [south, south, north, north])
+    assert g.geodesic_cell_area(south, north, 1 / 12000) == pytest.approx(abs(geod), rel=1e-9)
+    lons = np.linspace(-56.1, -56.0, 201)  # a larger cell with parallels densified
+    poly_lon = np.r_[lons, lons[::-1]]
+    poly_lat = np.r_[np.full(201, -12.6), np.full(201, -12.5)]
+    geod, _ = GEOD.polygon_area_perimeter(poly_lon, poly_lat)
+    assert g.geodesic_cell_area(-12.6, -12.5, 0.1) == pytest.approx(abs(geod), rel=1e-6)
+
+
+def _geod_row_areas(transform, rows: range, width_deg: float) -> np.ndarray:
+    areas = []
+    for row in rows:
+        north = transform.f + row * transform.e
+        south = north + transform.e
+        area, _ = GEOD.polygon_area_perimeter([0, width_deg, width_deg, 0], [south, south, north, north])
+        areas.append(abs(area))
+    return np.array(areas)
+
+
+def test_forest_truth_equals_an_independent_recount(lc_items, truth):
+    t = truth["sdg_15_1_1"]
+    assert t["forest_classes"] == [10, 95] and t["mmu_ha"] == 0.5 and t["connectivity"] == 8
+    for item in lc_items:
+        year = item.id.split("_")[3]
+        with rasterio.open(_path(item.assets["map"])) as src:
+            window = from_bounds(*truth["aoi"]["bbox"], transform=src.transform).round_offsets().round_lengths()
+            lc = src.read(1, window=window)
+            transform = src.window_transform(window)
+        cell = _geod_row_areas(transform, range(lc.shape[0]), transform.a)[:, None] * np.ones(lc.shape[1])
+        labels, _ = ndimage.label(np.isin(lc, [10, 95]), structure=np.ones((3, 3)))
+        patch_m2 = ndimage.sum_labels(cell, labels, index=np.arange(1, labels.max() + 1))
+        assert not (np.abs(patch_m2 / 1e4 - 0.5) < 0.1).any()
+        forest_km2 = patch_m2[patch_m2 >= 5000].sum() / 1e6
+        water_km2 = cell[lc == 80].sum() / 1e6
+        expected = t["years"][year]
+        assert expected["forest_area_km2"] == pytest.approx(forest_km2, rel=1e-7)
+        assert expected["permanent_water_km2"] == pytest.approx(water_km2, rel=1e-7)
+        assert expected["aoi_area_km2"] == pytest.approx(cell.sum() / 1e6, rel=1e-7)
+        land = expected["aoi_area_km2"] - expected["permanent_water_km2"]
+        assert expected["land_area_km2"] == pytest.approx(land, rel=1e-12)
+        assert expected["forest_pct"] == pytest.approx(100 * expected["forest_area_km2"] / land, rel=1e-12)
+
+
+def test_forest_changes_by_the_designed_clearings(truth):
+    """Clearing a patch below the MMU changes nothing (f5, 2021); clearing the strip f7b also
+    drops the remnant f7a; clearing f8 also drops m2, which only counted together with it."""
+    forest = {int(y): v["forest_area_km2"] * 100 for y, v in truth["sdg_15_1_1"]["years"].items()}
+    ha = {p["id"]: p["area_ha"] for p in truth["sdg_15_1_1"]["patches"]}
+    drops = {2017: ha["f6"], 2019: ha["f2"], 2020: ha["f13a"], 2022: ha["f7a"] + ha["f7b"],
+             2023: ha["f8"] + ha["m2"], 2024: ha["f12"]}
+    for year in g.YEARS[1:]:
+        assert forest[year - 1] - forest[year] == pytest.approx(drops.get(year, 0.0), abs=1e-9), year
+    assert forest[2016] == pytest.approx(sum(ha.values()) - ha["f3"] - ha["f4"] - ha["f5"], abs=1e-9)
+
+
+def test_permanent_water_follows_the_schedule(truth):
+    (ax, ay) = g.LAKE_SEMI_AXES
+    years = truth["sdg_6_6_1"]["years"]
+    assert truth["sdg_6_6_1"]["grid"] == {"crs": "EPSG:32721", "resolution": 20}
+    for year in g.YEARS:
+        v = years[str(year)]
+        designed = np.pi * ax * ay * g.PERMANENT_SCALE[year] ** 2 / 1e6
+        assert v["permanent_km2"] == pytest.approx(designed, rel=0.01)  # UTM scale ~0.09 % + pixelation
+        ring = np.pi * ax * ay * (g.SEASONAL_SCALE[year] ** 2 - g.PERMANENT_SCALE[year] ** 2) / 1e6
+        assert v["seasonal_km2"] == pytest.approx(ring, rel=0.03)
+        lc_water = truth["sdg_15_1_1"]["years"][str(year)]["permanent_water_km2"]
+        assert lc_water == pytest.approx(v["permanent_km2"], rel=0.01)
+    permanent = [years[str(y)]["permanent_km2"] for y in g.YEARS]
+    assert all(a > b for a, b in zip(permanent[:5], permanent[1:5]))  # shrinking until 2020
+    assert all(a < b for a, b in zip(permanent[4:], permanent[5:]))  # then partly recovering
+    assert permanent[-1] < permanent[0]
+
+
+def test_aoi_is_snapped_and_inside_the_tiles_with_margin(truth):
+    bbox = truth["aoi"]["bbox"]
+    assert truth["aoi"]["crs"] == "EPSG:4326"
+    assert all(abs(v * 12000 - round(v * 12000)) < 1e-6 for v in bbox)
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32721", always_xy=True).transform
+    aoi = shapely_transform(to_utm, segmentize(box(*bbox), 1e-4))
+    union = box(g.UNION_X[0], g.TILE_Y[0], g.UNION_X[1], g.TILE_Y[1])
+    assert union.buffer(-200, join_style="mitre").contains(aoi)
+    (cx, cy), (ax, ay) = g.LAKE_CENTRE, g.LAKE_SEMI_AXES
+    s = max(g.SEASONAL_SCALE.values())
+    assert aoi.contains(box(cx - ax * s, cy - ay * s, cx + ax * s, cy + ay * s))
+    assert cx - ax * g.PERMANENT_SCALE[2020] < g.OVERLAP_X[0] and cx + ax * g.PERMANENT_SCALE[2020] > g.OVERLAP_X[1]
