@@ -30,6 +30,7 @@ def draw(ds: xr.Dataset, legend, table: pd.DataFrame, series: tuple[str, ...], t
     ax_map.imshow(np.where(data == 255, 255, data), cmap=cmap, norm=norm, interpolation="nearest",
                   extent=(x[0], x[-1], y[-1], y[0]))
     ax_map.set_title(f"{legend.layer} {int(ds.year.values[-1])}")
+    ax_map.ticklabel_format(useOffset=False, style="plain")
     crs = ds.spatial_ref.attrs.get("crs_wkt", "")
     ax_map.set_xlabel(f"x ({_crs_name(ds)})" if crs else "x")
     ax_map.set_ylabel("y")

@@ -174,3 +174,13 @@ def test_cli_runs_and_fails_cleanly(demo_catalog, tmp_path):
     assert "no items" in empty.stderr and "esa-worldcover" in empty.stderr
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").rglob("*.zarr"))
     assert json.loads((next(tmp_path.glob("15.1.1/*/item.json"))).read_text())["type"] == "Feature"
+
+
+def test_explore_notebook_runs_on_a_product(products, monkeypatch, capsys):
+    import runpy
+
+    monkeypatch.setenv("SDGCUBE_PRODUCT", str(products["6.6.1"].path))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    runpy.run_path(str(ROOT / "notebooks" / "explore_product.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "pixels changed class" in out and products["6.6.1"].path.name in out
