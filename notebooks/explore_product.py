@@ -24,7 +24,7 @@ print("product:", product)
 ds = xr.open_zarr(product / "product.zarr", mask_and_scale=False)
 layer = next(iter(ds.data_vars))
 print(ds[layer].attrs["long_name"])
-print(dict(zip(ds[layer].attrs["flag_values"].tolist(), ds[layer].attrs["flag_meanings"].split())))
+print(dict(zip(list(ds[layer].attrs["flag_values"]), ds[layer].attrs["flag_meanings"].split())))
 
 # %% The last year, outside-AOI pixels hidden
 last = ds[layer].isel(time=-1)
