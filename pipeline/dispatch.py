@@ -99,6 +99,7 @@ def class_areas(classes: da.Array, area: da.Array) -> dask.delayed:
 
     Blocks are summed in a fixed order so reruns give identical numbers.
     """
+    area = area.rechunk(classes.chunks[1:])  # MMU may have merged a short edge chunk
     layers = []
     for layer in range(classes.shape[0]):
         parts = [dask.delayed(_block_areas)(c, a) for c, a in
