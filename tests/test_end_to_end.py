@@ -216,3 +216,14 @@ def test_forest_barely_depends_on_chunking(products, demo_catalog, tmp_path):
         assert float((a.forest != b.forest).mean()) <= changed
     pct = lambda t: t[t.series == "forest_area_pct"].value.to_numpy()  # noqa: E731
     np.testing.assert_allclose(pct(small.table), pct(products["15.1.1"].table), atol=0.01)
+
+
+def test_without_cloud_masking_the_truth_is_missed(demo_catalog, demo_truth, tmp_path, monkeypatch):
+    """The truth comparison has teeth: skipping the SCL mask misclassifies clouds and shadows."""
+    import catalog.load
+
+    monkeypatch.setattr(catalog.load, "_apply_mask", lambda ds, profile, bands: ds.drop_vars(profile.mask.band))
+    unmasked = run(recipe("6.6.1"), catalog=demo_catalog, out=tmp_path, progress=False).table
+    errors = [abs(tables.value(unmasked, "seasonal_water_area", y) / v["seasonal_km2"] - 1)
+              for y, v in demo_truth["sdg_6_6_1"]["years"].items()]
+    assert max(errors) > 0.02
