@@ -6,13 +6,14 @@ SDG ?= 15.1.1
 CATALOG ?=
 ARGS ?=
 
-.PHONY: install test indicator demo-catalog clean help
+.PHONY: install test indicator demo-catalog samples clean help
 
 help:
 	@echo "make install                 venv + everything the project needs"
 	@echo "make test                    the test suite (builds the demo catalog in a temp dir)"
 	@echo "make indicator SDG=15.1.1    run recipes/\$$SDG.yaml on the demo catalog (or CATALOG=URL|PATH)"
 	@echo "make demo-catalog            (re)build the embedded demo catalog in catalog/demo/data"
+	@echo "make samples                 real Debian-packaged scenes as a STAC catalog in catalog/samples/data"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -28,9 +29,12 @@ test:
 demo-catalog:
 	$(PY) -m catalog.demo --force
 
+samples:
+	$(PY) -m catalog.samples
+
 indicator:
 	@test -f recipes/$(SDG).yaml || { echo "no recipe recipes/$(SDG).yaml; available: $$(ls recipes | sed 's/.yaml//' | tr '\n' ' ')"; exit 2; }
 	$(PY) -m pipeline run recipes/$(SDG).yaml $(if $(CATALOG),--catalog $(CATALOG)) $(ARGS)
 
 clean:
-	rm -rf outputs catalog/demo/data .pytest_cache
+	rm -rf outputs catalog/demo/data catalog/samples/data .pytest_cache

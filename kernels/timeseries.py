@@ -1,0 +1,310 @@
+"""Per-pixel trend statistics and observation counts over a (t, y, x) stack with NaN gaps.
+
+Trend tests for SDG 15.3.1 (productivity trajectory) run per pixel on short
+series (tens of dates): a SciPy or pyMannKendall loop over pixels is ~300x
+slower than doing the same arithmetic in Numba. Each row gathers its non-NaN
+observations (and their real time coordinates, so a gap keeps its time step)
+into per-row buffers; the statistics then follow the reference definitions
+exactly:
+
+- Mann-Kendall S, tie-corrected Var(S), Z with continuity correction and the
+  two-sided normal p-value as ``pymannkendall.original_test``; Kendall's tau-b
+  against time as ``scipy.stats.kendalltau``.
+- Theil-Sen slope as the exact (sort-based) median of pairwise slopes, and
+  the intercept ``median(y) - slope * median(t)``: the default
+  ``method='separate'`` of ``scipy.stats.theilslopes``.
+- Least-squares slope from centred float64 sums (decimal-year times are large
+  and nearly equal, so raw sums of squares would cancel).
+
+Every pixel is independent, so results do not depend on the thread count.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from kernels.composites import _sort_prefix, _sorted_median
+
+_NODATA_U8 = 255
+
+
+@numba.njit(cache=True)
+def _gather_row_times(values, times, y, vbuf, tbuf, count):
+    """Copy row y's non-NaN values (float64) and their times into vbuf/tbuf[x, :count[x]]."""
+    nt = values.shape[0]
+    nx = values.shape[2]
+    for x in range(nx):
+        count[x] = 0
+    for t in range(nt):
+        tt = times[t]
+        for x in range(nx):
+            v = values[t, y, x]
+            if not np.isnan(v):
+                k = count[x]
+                vbuf[x, k] = v
+                tbuf[x, k] = tt
+                count[x] = k + 1
+
+
+@numba.njit(cache=True)
+def _times_ok(values, times):
+    """True when times has one finite entry per time step of values."""
+    if times.shape[0] != values.shape[0]:
+        return False
+    for i in range(times.shape[0]):
+        if not np.isfinite(times[i]):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _shape_is(out, ny, nx):
+    return out.shape[0] == ny and out.shape[1] == nx
+
+
+@numba.njit(cache=True, parallel=True)
+def mann_kendall(values, out_s, out_var, out_z, out_p, out_tau, min_count):
+    """Mann-Kendall trend test per pixel over the non-NaN observations, in place.
+
+    values: float32/float64 (t, y, x) in time order; out_s, out_var, out_z,
+    out_p, out_tau: float64 (y, x); min_count: int.
+    With the n non-NaN observations x_1..x_n of a pixel:
+    S = sum_{i<j} sign(x_j - x_i); Var(S) = [n(n-1)(2n+5) - sum over tie
+    groups of size u of u(u-1)(2u+5)] / 18; Z = (S - 1)/sqrt(Var) for S > 0,
+    (S + 1)/sqrt(Var) for S < 0, else 0; p = erfc(|Z| / sqrt(2)) (two-sided);
+    tau = S / sqrt(n0) / sqrt(n0 - n1) with n0 = n(n-1)/2 and n1 the tied
+    value pairs (tau-b against time, clipped to [-1, 1]; NaN when n < 2 or
+    all values are tied, as scipy.stats.kendalltau). n == 0 or n < min_count:
+    all five outputs NaN. Rows run in parallel.
+    """
+    nt, ny, nx = values.shape
+    if not (
+        _shape_is(out_s, ny, nx)
+        and _shape_is(out_var, ny, nx)
+        and _shape_is(out_z, ny, nx)
+        and _shape_is(out_p, ny, nx)
+        and _shape_is(out_tau, ny, nx)
+    ):
+        raise ValueError("mann_kendall: every output must have shape values.shape[1:]")
+    nan = np.nan
+    sqrt2 = math.sqrt(2.0)
+    for y in numba.prange(ny):
+        vbuf = np.empty((nx, nt), np.float64)
+        count = np.empty(nx, np.int64)
+        sbuf = np.empty(nt, np.float64)
+        for x in range(nx):
+            count[x] = 0
+        for t in range(nt):
+            for x in range(nx):
+                v = values[t, y, x]
+                if not np.isnan(v):
+                    vbuf[x, count[x]] = v
+                    count[x] += 1
+        for x in range(nx):
+            n = count[x]
+            if n == 0 or n < min_count:
+                out_s[y, x] = nan
+                out_var[y, x] = nan
+                out_z[y, x] = nan
+                out_p[y, x] = nan
+                out_tau[y, x] = nan
+                continue
+            obs = vbuf[x]
+            s = np.int64(0)
+            for i in range(n - 1):
+                xi = obs[i]
+                for j in range(i + 1, n):
+                    xj = obs[j]
+                    if xj > xi:
+                        s += 1
+                    elif xj < xi:
+                        s -= 1
+            # Tie groups from a sorted copy.
+            for i in range(n):
+                sbuf[i] = obs[i]
+            _sort_prefix(sbuf, n)
+            tie_var = np.int64(0)
+            tie_pairs = np.int64(0)
+            i = 0
+            while i < n:
+                j = i + 1
+                while j < n and sbuf[j] == sbuf[i]:
+                    j += 1
+                u = np.int64(j - i)
+                if u > 1:
+                    tie_var += u * (u - 1) * (2 * u + 5)
+                    tie_pairs += u * (u - 1) // 2
+                i = j
+            nn = np.int64(n)
+            var_s = (nn * (nn - 1) * (2 * nn + 5) - tie_var) / 18.0
+            if s > 0:
+                z = (s - 1) / np.sqrt(var_s)
+            elif s < 0:
+                z = (s + 1) / np.sqrt(var_s)
+            else:
+                z = 0.0
+            n0 = nn * (nn - 1) // 2
+            if n0 == 0 or tie_pairs == n0:
+                tau = nan
+            else:
+                tau = s / np.sqrt(np.float64(n0)) / np.sqrt(np.float64(n0 - tie_pairs))
+                tau = min(1.0, max(-1.0, tau))
+            out_s[y, x] = s
+            out_var[y, x] = var_s
+            out_z[y, x] = z
+            out_p[y, x] = math.erfc(abs(z) / sqrt2)
+            out_tau[y, x] = tau
+
+
+@numba.njit(cache=True, parallel=True)
+def theil_sen(values, times, out_slope, out_intercept, min_count):
+    """Theil-Sen slope and intercept per pixel against the real time coordinate, in place.
+
+    values: float32/float64 (t, y, x); times: float64 (t,) finite (e.g.
+    decimal years; any order, ValueError if not finite); out_slope,
+    out_intercept: float64 (y, x); min_count: int.
+    Over the n non-NaN observations (value x_k at time t_k): slope = exact
+    median of (x_j - x_i) / (t_j - t_i) over pairs with t_j != t_i (even
+    count -> mean of the two middle slopes); intercept = median(x) -
+    slope * median(t), as ``scipy.stats.theilslopes`` (default method
+    'separate'). n < min_count, or no pair with distinct times: both NaN.
+    Rows run in parallel; each has one pair-slope buffer of t(t-1)/2 values.
+    """
+    nt, ny, nx = values.shape
+    if out_slope.shape[0] != ny or out_slope.shape[1] != nx:
+        raise ValueError("theil_sen: out_slope must have shape values.shape[1:]")
+    if out_intercept.shape[0] != ny or out_intercept.shape[1] != nx:
+        raise ValueError("theil_sen: out_intercept must have shape values.shape[1:]")
+    if not _times_ok(values, times):
+        raise ValueError("theil_sen: times must be finite with length values.shape[0]")
+    nan = np.nan
+    for y in numba.prange(ny):
+        vbuf = np.empty((nx, nt), np.float64)
+        tbuf = np.empty((nx, nt), np.float64)
+        count = np.empty(nx, np.int64)
+        slopes = np.empty(max(nt * (nt - 1) // 2, 1), np.float64)
+        _gather_row_times(values, times, y, vbuf, tbuf, count)
+        for x in range(nx):
+            n = count[x]
+            if n == 0 or n < min_count:
+                out_slope[y, x] = nan
+                out_intercept[y, x] = nan
+                continue
+            xs = vbuf[x]
+            ts = tbuf[x]
+            m = 0
+            for i in range(n - 1):
+                for j in range(i + 1, n):
+                    dt = ts[j] - ts[i]
+                    if dt != 0.0:
+                        slopes[m] = (xs[j] - xs[i]) / dt
+                        m += 1
+            if m == 0:
+                out_slope[y, x] = nan
+                out_intercept[y, x] = nan
+                continue
+            _sort_prefix(slopes, m)
+            slope = _sorted_median(slopes, m)
+            # The pair loops are done with the unsorted buffers: sort them in place.
+            _sort_prefix(xs, n)
+            _sort_prefix(ts, n)
+            out_slope[y, x] = slope
+            out_intercept[y, x] = _sorted_median(xs, n) - slope * _sorted_median(ts, n)
+
+
+@numba.njit(cache=True, parallel=True)
+def ols_slope(values, times, out_slope, min_count):
+    """Least-squares slope of value against time per pixel, in place.
+
+    values: float32/float64 (t, y, x); times: float64 (t,) finite; out_slope:
+    float64 (y, x); min_count: int.
+    Over the n non-NaN observations: slope = sum((t - mean t)(x - mean x)) /
+    sum((t - mean t)^2), all in float64 with the means taken first (two
+    passes). n == 0, n < min_count or all times equal: NaN. Rows run in
+    parallel.
+    """
+    nt, ny, nx = values.shape
+    if out_slope.shape[0] != ny or out_slope.shape[1] != nx:
+        raise ValueError("ols_slope: out_slope must have shape values.shape[1:]")
+    if not _times_ok(values, times):
+        raise ValueError("ols_slope: times must be finite with length values.shape[0]")
+    nan = np.nan
+    for y in numba.prange(ny):
+        vbuf = np.empty((nx, nt), np.float64)
+        tbuf = np.empty((nx, nt), np.float64)
+        count = np.empty(nx, np.int64)
+        _gather_row_times(values, times, y, vbuf, tbuf, count)
+        for x in range(nx):
+            n = count[x]
+            if n == 0 or n < min_count:
+                out_slope[y, x] = nan
+                continue
+            xs = vbuf[x]
+            ts = tbuf[x]
+            sx = 0.0
+            st = 0.0
+            for k in range(n):
+                sx += xs[k]
+                st += ts[k]
+            mx = sx / n
+            mt = st / n
+            sxy = 0.0
+            stt = 0.0
+            for k in range(n):
+                dt = ts[k] - mt
+                sxy += dt * (xs[k] - mx)
+                stt += dt * dt
+            if stt == 0.0:
+                out_slope[y, x] = nan
+            else:
+                out_slope[y, x] = sxy / stt
+
+
+@numba.njit(cache=True, parallel=True)
+def valid_count(values, out):
+    """Number of non-NaN observations per pixel, in place.
+
+    values: float (t, y, x); out: integer (y, x) (int32 or int64). Rows run in
+    parallel.
+    """
+    nt, ny, nx = values.shape
+    if out.shape[0] != ny or out.shape[1] != nx:
+        raise ValueError("valid_count: out must have shape values.shape[1:]")
+    for y in numba.prange(ny):
+        n = np.zeros(nx, np.int64)
+        for t in range(nt):
+            for x in range(nx):
+                if not np.isnan(values[t, y, x]):
+                    n[x] += 1
+        for x in range(nx):
+            out[y, x] = n[x]
+
+
+@numba.njit(cache=True, parallel=True)
+def water_frequency(water, out):
+    """Fraction of valid observations that saw water, per pixel, in place.
+
+    water: uint8 (t, y, x) with 1 water, 255 no observation, anything else
+    observed dry (as classify_water writes); out: float32 (y, x) =
+    water count / valid count (divided in float64, then rounded), NaN where
+    no valid observation. Rows run in parallel.
+    """
+    nt, ny, nx = water.shape
+    if out.shape[0] != ny or out.shape[1] != nx:
+        raise ValueError("water_frequency: out must have shape water.shape[1:]")
+    for y in numba.prange(ny):
+        n = np.zeros(nx, np.int64)
+        w = np.zeros(nx, np.int64)
+        for t in range(nt):
+            for x in range(nx):
+                v = water[t, y, x]
+                if v != _NODATA_U8:
+                    n[x] += 1
+                    if v == 1:
+                        w[x] += 1
+        for x in range(nx):
+            if n[x] == 0:
+                out[y, x] = np.nan
+            else:
+                out[y, x] = np.float64(w[x]) / np.float64(n[x])
