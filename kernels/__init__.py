@@ -17,6 +17,9 @@ from kernels.water import (
     classify_water,
     yearly_water_class,
 )
+from kernels.composites import nan_median, nan_percentiles
+from kernels.landcover import percentile_classes, ratio_to_zone_percentile, transition_lookup
+from kernels.timeseries import mann_kendall, ols_slope, theil_sen, valid_count, water_frequency
 
 __all__ = [
     "NODATA_U8",
@@ -29,4 +32,14 @@ __all__ = [
     "mmu_filter",
     "normalized_difference",
     "yearly_water_class",
+    "mann_kendall",
+    "nan_median",
+    "nan_percentiles",
+    "ols_slope",
+    "percentile_classes",
+    "ratio_to_zone_percentile",
+    "theil_sen",
+    "transition_lookup",
+    "valid_count",
+    "water_frequency",
 ]

@@ -21,8 +21,29 @@ _INSERTION_SORT_MAX = 32
 
 
 @numba.njit(cache=True)
+def _sift_down(buf, root, end):
+    """Restore the max-heap property of buf[root:end] below root."""
+    v = buf[root]
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            break
+        if child + 1 < end and buf[child] < buf[child + 1]:
+            child += 1
+        if not v < buf[child]:
+            break
+        buf[root] = buf[child]
+        root = child
+    buf[root] = v
+
+
+@numba.njit(cache=True)
 def _sort_prefix(buf, n):
-    """Sort buf[:n] ascending in place (values must not be NaN)."""
+    """Sort buf[:n] ascending in place (values must not be NaN).
+
+    Insertion sort for the usual short series, heapsort (O(n log n), no
+    recursion, no allocation, quick to compile) beyond that.
+    """
     if n <= _INSERTION_SORT_MAX:
         for i in range(1, n):
             v = buf[i]
@@ -31,8 +52,14 @@ def _sort_prefix(buf, n):
                 buf[j + 1] = buf[j]
                 j -= 1
             buf[j + 1] = v
-    else:
-        buf[:n].sort()
+        return
+    for root in range(n // 2 - 1, -1, -1):
+        _sift_down(buf, root, n)
+    for end in range(n - 1, 0, -1):
+        v = buf[0]
+        buf[0] = buf[end]
+        buf[end] = v
+        _sift_down(buf, 0, end)
 
 
 @numba.njit(cache=True)

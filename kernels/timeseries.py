@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-from kernels.composites import _sort_prefix, _sorted_median
+from kernels.composites import _gather_row, _sort_prefix, _sorted_median
 
 _NODATA_U8 = 255
 
@@ -63,6 +63,51 @@ def _shape_is(out, ny, nx):
     return out.shape[0] == ny and out.shape[1] == nx
 
 
+@numba.njit(cache=True)
+def _mann_kendall_pixel(obs, n, sbuf):
+    """(S, Var(S), Z, p, tau-b) of obs[:n] (n >= 1, no NaN, time order); sbuf: scratch >= n."""
+    s = np.int64(0)
+    for i in range(n - 1):
+        xi = obs[i]
+        for j in range(i + 1, n):
+            xj = obs[j]
+            if xj > xi:
+                s += 1
+            elif xj < xi:
+                s -= 1
+    # Tie groups from a sorted copy.
+    for i in range(n):
+        sbuf[i] = obs[i]
+    _sort_prefix(sbuf, n)
+    tie_var = np.int64(0)
+    tie_pairs = np.int64(0)
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and sbuf[j] == sbuf[i]:
+            j += 1
+        u = np.int64(j - i)
+        if u > 1:
+            tie_var += u * (u - 1) * (2 * u + 5)
+            tie_pairs += u * (u - 1) // 2
+        i = j
+    nn = np.int64(n)
+    var_s = (nn * (nn - 1) * (2 * nn + 5) - tie_var) / 18.0
+    z = 0.0
+    if s > 0:
+        z = (s - 1) / np.sqrt(var_s)
+    elif s < 0:
+        z = (s + 1) / np.sqrt(var_s)
+    p = math.erfc(abs(z) / math.sqrt(2.0))
+    n0 = nn * (nn - 1) // 2
+    tau = np.nan
+    if n0 > 0 and tie_pairs < n0:
+        # scipy.stats.kendalltau's order of operations, time having no ties.
+        tau = s / np.sqrt(np.float64(n0)) / np.sqrt(np.float64(n0 - tie_pairs))
+        tau = min(1.0, max(-1.0, tau))
+    return np.float64(s), var_s, z, p, tau
+
+
 @numba.njit(cache=True, parallel=True)
 def mann_kendall(values, out_s, out_var, out_z, out_p, out_tau, min_count):
     """Mann-Kendall trend test per pixel over the non-NaN observations, in place.
@@ -88,19 +133,11 @@ def mann_kendall(values, out_s, out_var, out_z, out_p, out_tau, min_count):
     ):
         raise ValueError("mann_kendall: every output must have shape values.shape[1:]")
     nan = np.nan
-    sqrt2 = math.sqrt(2.0)
     for y in numba.prange(ny):
         vbuf = np.empty((nx, nt), np.float64)
         count = np.empty(nx, np.int64)
         sbuf = np.empty(nt, np.float64)
-        for x in range(nx):
-            count[x] = 0
-        for t in range(nt):
-            for x in range(nx):
-                v = values[t, y, x]
-                if not np.isnan(v):
-                    vbuf[x, count[x]] = v
-                    count[x] += 1
+        _gather_row(values, y, vbuf, count)
         for x in range(nx):
             n = count[x]
             if n == 0 or n < min_count:
@@ -110,50 +147,11 @@ def mann_kendall(values, out_s, out_var, out_z, out_p, out_tau, min_count):
                 out_p[y, x] = nan
                 out_tau[y, x] = nan
                 continue
-            obs = vbuf[x]
-            s = np.int64(0)
-            for i in range(n - 1):
-                xi = obs[i]
-                for j in range(i + 1, n):
-                    xj = obs[j]
-                    if xj > xi:
-                        s += 1
-                    elif xj < xi:
-                        s -= 1
-            # Tie groups from a sorted copy.
-            for i in range(n):
-                sbuf[i] = obs[i]
-            _sort_prefix(sbuf, n)
-            tie_var = np.int64(0)
-            tie_pairs = np.int64(0)
-            i = 0
-            while i < n:
-                j = i + 1
-                while j < n and sbuf[j] == sbuf[i]:
-                    j += 1
-                u = np.int64(j - i)
-                if u > 1:
-                    tie_var += u * (u - 1) * (2 * u + 5)
-                    tie_pairs += u * (u - 1) // 2
-                i = j
-            nn = np.int64(n)
-            var_s = (nn * (nn - 1) * (2 * nn + 5) - tie_var) / 18.0
-            if s > 0:
-                z = (s - 1) / np.sqrt(var_s)
-            elif s < 0:
-                z = (s + 1) / np.sqrt(var_s)
-            else:
-                z = 0.0
-            n0 = nn * (nn - 1) // 2
-            if n0 == 0 or tie_pairs == n0:
-                tau = nan
-            else:
-                tau = s / np.sqrt(np.float64(n0)) / np.sqrt(np.float64(n0 - tie_pairs))
-                tau = min(1.0, max(-1.0, tau))
+            s, var_s, z, p, tau = _mann_kendall_pixel(vbuf[x], n, sbuf)
             out_s[y, x] = s
             out_var[y, x] = var_s
             out_z[y, x] = z
-            out_p[y, x] = math.erfc(abs(z) / sqrt2)
+            out_p[y, x] = p
             out_tau[y, x] = tau
 
 
@@ -221,8 +219,8 @@ def ols_slope(values, times, out_slope, min_count):
     float64 (y, x); min_count: int.
     Over the n non-NaN observations: slope = sum((t - mean t)(x - mean x)) /
     sum((t - mean t)^2), all in float64 with the means taken first (two
-    passes). n == 0, n < min_count or all times equal: NaN. Rows run in
-    parallel.
+    passes) and times taken relative to the pixel's first observation.
+    n == 0, n < min_count or all times equal: NaN. Rows run in parallel.
     """
     nt, ny, nx = values.shape
     if out_slope.shape[0] != ny or out_slope.shape[1] != nx:
@@ -242,17 +240,20 @@ def ols_slope(values, times, out_slope, min_count):
                 continue
             xs = vbuf[x]
             ts = tbuf[x]
+            # Times relative to the first observation: equal times give exactly
+            # 0 spread (a mean of equal decimal years need not round back to them).
+            t0 = ts[0]
             sx = 0.0
             st = 0.0
             for k in range(n):
                 sx += xs[k]
-                st += ts[k]
+                st += ts[k] - t0
             mx = sx / n
             mt = st / n
             sxy = 0.0
             stt = 0.0
             for k in range(n):
-                dt = ts[k] - mt
+                dt = (ts[k] - t0) - mt
                 sxy += dt * (xs[k] - mx)
                 stt += dt * dt
             if stt == 0.0:

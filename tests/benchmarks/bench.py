@@ -1,0 +1,195 @@
+"""`make bench`: kernel speed against the machine's memory bandwidth and against peers.
+
+Writes a Markdown and a JSON table (default outputs/bench/). Timing lives here, never in
+tests. Each figure is the median of several runs after a warm-up call (compile time
+excluded). Run with ``--quick`` for a small smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+import kernels
+
+
+@numba.njit(parallel=True, cache=True)
+def _triad(a, b, c, scalar):
+    for i in numba.prange(a.shape[0]):
+        a[i] = b[i] + scalar * c[i]
+
+
+def median_time(fn, repeat: int) -> float:
+    fn()  # warm-up: compilation, page faults of reused buffers
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bandwidth(n: int, repeat: int) -> dict:
+    """STREAM-style triad a = b + s*c over arrays far larger than cache."""
+    a, b, c = np.empty(n), np.random.default_rng(0).random(n), np.random.default_rng(1).random(n)
+    seconds = median_time(lambda: _triad(a, b, c, 3.0), repeat)
+    moved = 3 * n * 8
+    return {"seconds": seconds, "gb_per_s": moved / seconds / 1e9,
+            "gb_per_s_with_write_allocate": 4 * n * 8 / seconds / 1e9, "threads": numba.get_num_threads()}
+
+
+def normalized_difference(size: int, repeat: int, limit: float) -> list[dict]:
+    rng = np.random.default_rng(2)
+    a = rng.integers(1, 10000, (1, size, size), dtype=np.uint16)
+    b = rng.integers(1, 10000, (1, size, size), dtype=np.uint16)
+    a[0, ::97] = 0  # some nodata
+    scale, offset = np.full(1, 1e-4), np.full(1, -0.1)
+    out = np.empty(a.shape, np.float32)
+    moved = a.nbytes + b.nbytes + out.nbytes
+
+    def ours_reused():
+        kernels.normalized_difference(a, b, scale, offset, scale, offset, 0, out)
+
+    def ours_allocating():
+        fresh = np.empty(a.shape, np.float32)
+        kernels.normalized_difference(a, b, scale, offset, scale, offset, 0, fresh)
+
+    def numpy_expression():
+        ra = np.clip(a * 1e-4 - 0.1, 0, None)
+        rb = np.clip(b * 1e-4 - 0.1, 0, None)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nd = ((ra - rb) / (ra + rb)).astype(np.float32)
+        nd[(a == 0) | (b == 0)] = np.nan
+        return nd
+
+    rows = []
+    for name, fn, reps in (("sdgcube kernel, reused output", ours_reused, repeat),
+                           ("sdgcube kernel, fresh output", ours_allocating, repeat),
+                           ("NumPy expression (float64)", numpy_expression, max(1, repeat // 3))):
+        seconds = median_time(fn, reps)
+        rows.append({"case": name, "seconds": seconds, "gb_per_s": moved / seconds / 1e9,
+                     "fraction_of_triad": moved / seconds / 1e9 / limit})
+    try:
+        import xarray as xr
+        from xrspatial.multispectral import ndvi
+
+        nir = xr.DataArray(a[0].astype(np.float32) * np.float32(1e-4) - np.float32(0.1), dims=("y", "x"))
+        red = xr.DataArray(b[0].astype(np.float32) * np.float32(1e-4) - np.float32(0.1), dims=("y", "x"))
+        seconds = median_time(lambda: ndvi(nir, red), max(1, repeat // 3))
+        rows.append({"case": "xarray-spatial ndvi (float32 input, scaling not timed)", "seconds": seconds,
+                     "gb_per_s": moved / seconds / 1e9, "fraction_of_triad": moved / seconds / 1e9 / limit})
+    except ImportError:
+        rows.append({"case": "xarray-spatial", "skipped": "pip install -e '.[bench]'"})
+    base = rows[2]["seconds"]
+    for row in rows:
+        if "seconds" in row:
+            row["speedup_vs_numpy"] = base / row["seconds"]
+    return rows
+
+
+def trend(shape: tuple[int, int, int], sample: int, repeat: int) -> list[dict]:
+    t, ny, nx = shape
+    rng = np.random.default_rng(3)
+    values = (rng.normal(size=shape) + np.linspace(0, 1, t)[:, None, None]).astype(np.float32)
+    values[rng.random(shape) < 0.3] = np.nan
+    times = np.arange(t, dtype=np.float64) + 2000.0
+    outs = [np.empty((ny, nx)) for _ in range(7)]
+
+    def ours():
+        kernels.theil_sen(values, times, outs[0], outs[1], 4)
+        kernels.mann_kendall(values, outs[2], outs[3], outs[4], outs[5], outs[6], 4)
+
+    pixels = ny * nx
+    seconds = median_time(ours, repeat)
+    rows = [{"case": f"sdgcube Theil-Sen + Mann-Kendall, {numba.get_num_threads()} threads", "seconds": seconds,
+             "pixels_per_s": pixels / seconds}]
+    numba.set_num_threads(1)
+    one = median_time(ours, repeat)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    rows.append({"case": "sdgcube, 1 thread", "seconds": one, "pixels_per_s": pixels / one,
+                 "thread_scaling": one / seconds})
+    flat = values.reshape(t, -1)[:, :sample]
+
+    def scipy_loop():
+        from scipy.stats import kendalltau, theilslopes
+
+        for i in range(flat.shape[1]):
+            ok = ~np.isnan(flat[:, i])
+            if ok.sum() >= 4:
+                theilslopes(flat[ok, i], times[ok])
+                kendalltau(times[ok], flat[ok, i])
+
+    s = median_time(scipy_loop, 1)
+    rows.append({"case": f"scipy.stats per-pixel loop ({sample} px sample)", "pixels_per_s": sample / s})
+    try:
+        import pymannkendall as mk
+
+        def pmk():
+            for i in range(flat.shape[1]):
+                ok = ~np.isnan(flat[:, i])
+                if ok.sum() >= 4:
+                    mk.original_test(flat[ok, i])
+                    mk.sens_slope(flat[ok, i])
+
+        s = median_time(pmk, 1)
+        rows.append({"case": f"pyMannKendall per-pixel loop ({sample} px sample)", "pixels_per_s": sample / s})
+    except ImportError:
+        rows.append({"case": "pyMannKendall", "skipped": "pip install -e '.[bench]'"})
+    for row in rows[2:]:
+        if "pixels_per_s" in row:
+            row["sdgcube_speedup"] = rows[0]["pixels_per_s"] / row["pixels_per_s"]
+    return rows
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# sdgcube benchmarks ({result['host']['machine']}, {result['host']['cpus']} CPUs, "
+             f"{result['host']['threads']} numba threads)", ""]
+    bw = result["bandwidth"]
+    lines += [f"Memory bandwidth (triad): **{bw['gb_per_s']:.1f} GB/s** "
+              f"({bw['gb_per_s_with_write_allocate']:.1f} counting write-allocate)", ""]
+    for title, rows in (("Normalized difference", result["normalized_difference"]), ("Trend", result["trend"])):
+        keys = sorted({k for row in rows for k in row if k != "case"})
+        lines += [f"## {title}", "", "| case | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        for row in rows:
+            lines.append(f"| {row['case']} | " + " | ".join(_fmt(row.get(k, "")) for k in keys) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    bw = bandwidth(2**22 if quick else 2**26, 3 if quick else 7)
+    result = {
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "threads": numba.get_num_threads(),
+                 "python": platform.python_version(), "numba": numba.__version__, "numpy": np.__version__},
+        "bandwidth": bw,
+        "normalized_difference": normalized_difference(1024 if quick else 10980, 3 if quick else 7,
+                                                       bw["gb_per_s"]),
+        "trend": trend((20, 100, 100) if quick else (20, 2000, 2000), 200 if quick else 2000, 1 if quick else 3),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(result, indent=2))
+    (args.out / "bench.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
