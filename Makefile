@@ -2,11 +2,13 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAC_PORT ?= 8080
 SDG ?= 15.1.1
 CATALOG ?=
 ARGS ?=
 
-.PHONY: install test bench indicator demo-catalog samples clean help
+.PHONY: install test bench indicator demo-catalog samples stac-server clean help
 
 help:
 	@echo "make install                 venv + everything the project needs"
@@ -14,14 +16,17 @@ help:
 	@echo "make indicator SDG=15.1.1    run recipes/\$$SDG.yaml on the demo catalog (or CATALOG=URL|PATH)"
 	@echo "make demo-catalog            (re)build the embedded demo catalog in catalog/demo/data"
 	@echo "make bench                   kernel benchmarks vs memory bandwidth and peers -> outputs/bench/"
+	@echo "make stac-server             serve the demo (or CATALOG=PATH) as a local STAC API (pgstac) on STAC_PORT=8080"
 	@echo "make samples                 real Debian-packaged scenes as a STAC catalog in catalog/samples/data"
 
 $(PY):
 	python3 -m venv $(VENV)
 
 install: $(PY)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-15-postgis-3 postgresql-contrib >/dev/null
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) -m pip install --quiet -e ".[test,bench,stac]"
 	$(PY) -c "import pipeline, catalog, kernels; print('sdgcube installed in $(VENV)')"
 
 test:
@@ -32,6 +37,9 @@ bench:
 
 demo-catalog:
 	$(PY) -m catalog.demo --force
+
+stac-server:
+	$(PY) -m catalog.stac_server --port $(STAC_PORT) $(if $(CATALOG),--catalog $(CATALOG))
 
 samples:
 	$(PY) -m catalog.samples

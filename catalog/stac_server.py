@@ -7,7 +7,7 @@ agree, and lets ``make stac-server`` hand the pipeline an API URL without the in
 Everything lives in fresh temporary directories and on free ports, listens on 127.0.0.1
 only, and is removed on exit (also on errors). Needs the PostgreSQL 15 + PostGIS server
 binaries (Debian: ``postgresql postgresql-15-postgis-3 postgresql-contrib``) and the
-Python packages in ``requirements-stac.txt``.
+Python packages of the ``stac`` extra in pyproject.toml.
 
     python -m catalog.stac_server [--catalog PATH] [--port N]
 """
@@ -23,6 +23,7 @@ import pwd
 import secrets
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -46,7 +47,7 @@ LOG_TAIL_CHARS = 4000
 # Links that describe the static file tree; the API makes its own.
 _TREE_RELS = frozenset({"self", "root", "parent", "child", "item", "items", "collection"})
 _INSTALL_HINT = ("run `make install` (it installs postgresql, postgresql-15-postgis-3 and "
-                 "postgresql-contrib, and the Python packages in requirements-stac.txt)")
+                 "postgresql-contrib, and the Python packages of the stac extra in pyproject.toml)")
 
 
 class StacServerError(RuntimeError):
@@ -65,6 +66,8 @@ def local_stac_api(static_catalog: str | Path, *, port: int | None = None) -> It
     """
     collections, items = catalog_records(static_catalog)
     initdb, pg_ctl = postgres_binaries()
+    if port is not None:
+        _check_port_free(port)
     as_postgres = _postgres_user() if os.geteuid() == 0 else None  # initdb/pg_ctl refuse root
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -218,6 +221,7 @@ def _start_server(port: int, pg_env: dict[str, str], work: Path, server_log: Pat
     .env, PREFIX_PATH or ENABLED_EXTENSIONS of the caller must not change the API."""
     env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "TMPDIR", "HOME") if key in os.environ}
     env.update(pg_env)
+    env["USE_API_HYDRATE"] = "TRUE"  # items merged with their collection in Python: ~6x faster than in SQL
     with open(server_log, "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "stac_fastapi.pgstac.app:create_app", "--factory",
@@ -284,6 +288,16 @@ def _dsn(pg_env: dict[str, str], dbname: str | None = None) -> str:
                          password=pg_env["PGPASSWORD"], dbname=dbname or pg_env["PGDATABASE"])
 
 
+def _check_port_free(port: int) -> None:
+    """A busy port would let another server answer our health check: refuse it up front."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError as err:
+            raise StacServerError(f"port {port} on {HOST} is not free ({err.strerror}): pick another "
+                                  "with --port N, or --port 0 for any free port") from None
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -333,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         from catalog.demo import ensure_demo_catalog
 
         args.catalog = ensure_demo_catalog()
+    def stop(signum: int, _frame: object) -> None:  # SIGTERM/SIGHUP would skip the clean-up otherwise
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     started = time.perf_counter()
     try:
         with local_stac_api(args.catalog, port=args.port or None) as url:
