@@ -5,6 +5,10 @@ catalogs are walked with pystac and filtered here with the same semantics an API
 applies: collection ids, geometry intersection, closed/open datetime ranges on the
 item's datetime or start/end, and ``cloud cover <= max`` (items lacking the property
 are excluded, as a CQL2 comparison with null is false).
+
+API searches are retried as a whole (landing page and every page) on HTTP 5xx/429,
+connection errors, timeouts and truncated JSON (``catalog.reliability``); a search that
+matched nothing is an answer, not a fault, and is never retried.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 import pystac
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
+
+from catalog.reliability import DEFAULT_POLICY, RetryPolicy, protect_logs, strip_token, with_retries
 
 
 class NoItemsFound(LookupError):
@@ -40,36 +46,58 @@ class SearchRequest:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    """RFC 3339 in UTC (naive = UTC), keeping fractions of a second when there are any."""
+    if value is None:
+        return None
+    utc = _utc(value).astimezone(timezone.utc)
+    return utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds").replace("+00:00", "Z")
 
 
 def is_api(catalog: str) -> bool:
     return catalog.startswith(("http://", "https://"))
 
 
-def search(catalog: str, request: SearchRequest) -> list[pystac.Item]:
-    """Items matching ``request``, sorted by (datetime, id); raises NoItemsFound if none."""
-    items = _search_api(catalog, request) if is_api(catalog) else _search_static(catalog, request)
+def search(catalog: str, request: SearchRequest, *, policy: RetryPolicy | None = None) -> list[pystac.Item]:
+    """Items matching ``request``, sorted by (datetime, id); raises NoItemsFound if none.
+
+    API searches follow ``policy`` (default ``DEFAULT_POLICY``) and raise
+    ``catalog.reliability.RetryError`` when every attempt failed transiently.
+    """
+    if is_api(catalog):
+        items = _search_api(catalog, request, policy or DEFAULT_POLICY)
+    else:
+        items = _search_static(catalog, request)
     if not items:
-        raise NoItemsFound(f"no items in {catalog} for {request.describe()}: widen the dates or AOI, "
+        where = strip_token(catalog) if is_api(catalog) else catalog
+        raise NoItemsFound(f"no items in {where} for {request.describe()}: widen the dates or AOI, "
                            "raise max_cloud_cover, or check the collection id")
     return sorted(items, key=lambda it: (_item_interval(it)[0], it.id))
 
 
-def _search_api(url: str, request: SearchRequest) -> list[pystac.Item]:
+def _search_api(url: str, request: SearchRequest, policy: RetryPolicy) -> list[pystac.Item]:
     from pystac_client import Client
+    from pystac_client.stac_api_io import StacApiIO
 
+    protect_logs()
     kwargs = {}
     if request.max_cloud_cover is not None and request.cloud_cover_property:
         kwargs["filter"] = {"op": "<=", "args": [{"property": request.cloud_cover_property},
                                                  request.max_cloud_cover]}
-    search = Client.open(url).search(
-        collections=[request.collection],
-        intersects=mapping(request.intersects),
-        datetime=f"{_iso(request.start) or '..'}/{_iso(request.end) or '..'}",
-        **kwargs,
-    )
-    return list(search.items())
+
+    def attempt() -> list[pystac.Item]:
+        # one retry layer: ours (pystac-client would otherwise mount urllib3 retries, which
+        # retry connection errors but not 5xx, and multiply the attempts)
+        stac_io = StacApiIO(timeout=policy.timeout, max_retries=None)
+        search = Client.open(url, stac_io=stac_io, timeout=policy.timeout).search(
+            collections=[request.collection],
+            intersects=mapping(request.intersects),
+            datetime=None if request.start is None and request.end is None
+            else f"{_iso(request.start) or '..'}/{_iso(request.end) or '..'}",
+            **kwargs,
+        )
+        return list(search.items())
+
+    return with_retries(attempt, policy, f"STAC search of collection {request.collection!r} at {strip_token(url)}")
 
 
 def _catalog_file(path: str) -> Path:

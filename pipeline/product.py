@@ -15,6 +15,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,35 @@ def compute_and_write(plan: Plan, directory: Path, *, progress: bool) -> dict[st
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
         write = plan.layers.to_zarr(directory / ZARR, mode="w-", zarr_format=3, consolidated=True,
                                     compute=False, encoding=_encoding(plan.layers))
-    with ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext():
-        _, stats = dask.compute(write, dict(plan.stats))
+    with ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext(), _own_pool(write) as pool:
+        _, stats = dask.compute(write, dict(plan.stats), **({"pool": pool} if pool is not None else {}))
     return stats
+
+
+@contextlib.contextmanager
+def _own_pool(collection) -> Iterator[Any]:
+    """A private thread pool for dask's threaded scheduler, drained before an error leaves.
+
+    When a task fails, dask raises at once while the tasks already running go on (a COG
+    read retrying over HTTP, a chunk being written). With the shared pool they would write
+    into the partial directory after ``atomic_directory`` removed it; here they finish
+    first (queued ones are cancelled). Other schedulers (distributed) are left alone.
+    """
+    import dask.base
+    import dask.threaded
+
+    if dask.base.get_scheduler(collections=[collection]) is not dask.threaded.get:
+        yield None
+        return
+    executor = getattr(dask.threaded, "ContextAwareThreadPoolExecutor", ThreadPoolExecutor)
+    pool = executor(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown(wait=True)
 
 
 def _encoding(ds: xr.Dataset) -> dict:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pyproj import CRS
@@ -65,17 +65,25 @@ class Grid:
 
 @dataclass(frozen=True)
 class Input:
-    """One collection the indicator reads, by common band names (profiles resolve assets)."""
+    """One collection the indicator reads, by common band names (profiles resolve assets).
+
+    ``on_unreadable``: what to do with an asset that still cannot be read after the
+    retries: ``fail`` the run (default), or use ``nodata`` for it and record a warning
+    in the product's provenance.
+    """
 
     collection: str
     bands: tuple[str, ...]
     max_cloud_cover: float | None = None
+    on_unreadable: Literal["fail", "nodata"] = "fail"
 
     def __post_init__(self) -> None:
         if not self.bands:
             raise ValueError("bands must list at least one common band name")
         if self.max_cloud_cover is not None and not 0 <= self.max_cloud_cover <= 100:
             raise ValueError(f"max_cloud_cover must be within 0..100 %; got {self.max_cloud_cover}")
+        if self.on_unreadable not in ("fail", "nodata"):
+            raise ValueError(f"on_unreadable must be 'fail' or 'nodata'; got {self.on_unreadable!r}")
 
 
 @dataclass(frozen=True)

@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import inspect
+import sys
+import threading
 import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+import pystac
+import rasterio
+from odc.geo.geobox import GeoBox
 from shapely.geometry import mapping
 
+from catalog import reliability
 from catalog.load import load_cube
 from catalog.profiles import get_profile
+from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
 from pipeline import product, provenance
 from pipeline.grid import aoi_mask, block_chunks, make_geobox, pixel_area
 from pipeline.indicators import Context, get_indicator
-from pipeline.recipe import Recipe
+from pipeline.recipe import Input, Recipe
+
+if TYPE_CHECKING:
+    from catalog.load import Cube
+    from catalog.profiles import Profile
 
 # odc-stac reprojects in-memory arrays with explicit transforms; rasterio still warns
 # that those arrays carry no georeferencing. The warning says nothing about the data.
 warnings.filterwarnings("ignore", message="Dataset has no geotransform", module="rasterio")
+
+# Retries/timeouts of STAC requests and COG reads when ``run`` is given no policy.
+DEFAULT_RETRY = reliability.DEFAULT_POLICY
 
 
 @dataclass(frozen=True)
@@ -39,25 +57,38 @@ def default_catalog() -> str:
 
 
 def run(recipe: Recipe, *, catalog: str | None = None, out: Path = Path("outputs"), progress: bool = True,
-        run_id: str | None = None) -> RunResult:
+        run_id: str | None = None, retry: RetryPolicy | None = None) -> RunResult:
+    """Search, load, compute and write one product.
+
+    Transient STAC and COG faults are retried per ``retry`` (default ``DEFAULT_RETRY``). An
+    asset that still cannot be read fails the run with ``catalog.reliability.AssetReadError``
+    (nothing is written), or, with ``inputs.<name>.on_unreadable: nodata``, is read as nodata
+    and reported on stderr and in ``provenance["warnings"]`` of the product.
+    """
     started = provenance.now()
+    policy = retry or DEFAULT_RETRY
+    reliability.protect_logs()
+    reliability.clear_http_cache()  # GDAL remembers failed URLs: a recovered server must get a new try
     catalog = catalog or default_catalog()
     indicator = get_indicator(recipe.sdg)
     aoi = recipe.aoi.shape()
     geobox = make_geobox(aoi, recipe.grid.crs, recipe.grid.resolution)
     chunks = (block_chunks(geobox.shape[0], recipe.grid.chunk), block_chunks(geobox.shape[1], recipe.grid.chunk))
     first, last = recipe.periods.years
-    cubes, inputs = {}, {}
+    cubes, inputs, read = {}, {}, []
     for name, spec in recipe.inputs.items():
         profile = get_profile(spec.collection)
         items = search(catalog, SearchRequest(
             collection=spec.collection, intersects=aoi,
             start=datetime(first, 1, 1, tzinfo=timezone.utc),
             end=datetime(last, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
-            max_cloud_cover=spec.max_cloud_cover, cloud_cover_property=profile.cloud_cover_property))
-        cubes[name] = load_cube(items, profile, spec.bands, geobox, chunk=recipe.grid.chunk)
+            max_cloud_cover=spec.max_cloud_cover, cloud_cover_property=profile.cloud_cover_property),
+            policy=policy)
+        cubes[name] = _load(items, profile, spec, geobox, recipe.grid.chunk, policy)
         used = [profile.asset(b) for b in spec.bands] + ([profile.asset(profile.mask.band)] if profile.mask else [])
         inputs[name] = provenance.input_record(catalog, items, used)
+        read.append((name, items))
+    assets = reliability.AssetIndex(read)
     ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox, chunks=chunks,
                   aoi_mask=aoi_mask(geobox, aoi, chunks), pixel_area=pixel_area(geobox, chunks))
     plan = indicator.plan(ctx)
@@ -65,13 +96,64 @@ def run(recipe: Recipe, *, catalog: str | None = None, out: Path = Path("outputs
     plan.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id))
     final = Path(out) / recipe.sdg / run_id
     with product.atomic_directory(final) as partial:
-        stats = product.compute_and_write(plan, partial, progress=progress)
+        with reliability.capture_read_failures() as failures:
+            try:
+                stats = product.compute_and_write(plan, partial, progress=progress)
+            except Exception as exc:
+                error = reliability.asset_read_error(exc, failures.failures, assets, policy)
+                if error is None:
+                    raise
+                raise error from None  # the original names no asset and may carry a signed href
+        skipped = reliability.skipped_assets(failures.failures, assets, policy)
+        for warning in skipped:
+            print(f"warning: {warning['message']}", file=sys.stderr)
         table, item = product.finish(
             partial, plan=plan, stats=stats, recipe=recipe, run_id=run_id, aoi_geometry=aoi,
             indicator_name=indicator.name,
-            provenance_of=lambda: provenance.provenance(recipe=recipe, inputs=inputs, started=started,
-                                                        finished=provenance.now()))
+            provenance_of=lambda: {**provenance.provenance(recipe=recipe, inputs=inputs, started=started,
+                                                           finished=provenance.now()),
+                                   "warnings": skipped})
     return RunResult(path=final, table=table, headline=plan.headline(table), item=item)
+
+
+def _load(items: Sequence[pystac.Item], profile: Profile, spec: Input, geobox: GeoBox, chunk: int,
+          policy: RetryPolicy) -> Cube:
+    """``load_cube`` with the policy's GDAL HTTP options and the input's ``on_unreadable``.
+
+    odc-stac captures the calling thread's rasterio environment into the graph, so the
+    GDAL options given here apply to every read at compute time (and nowhere else).
+    """
+    skip = spec.on_unreadable == "nodata"
+    accepts = inspect.signature(load_cube).parameters
+    kwargs = {"fail_on_error": not skip} if "fail_on_error" in accepts else {}
+    override = _odc_fail_on_error(False) if skip and not kwargs else contextlib.nullcontext()
+    with rasterio.Env(**policy.gdal_options()), override:
+        return load_cube(items, profile, spec.bands, geobox, chunk=chunk, **kwargs)
+
+
+_odc_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _odc_fail_on_error(value: bool) -> Iterator[None]:
+    """Until ``catalog.load.load_cube`` takes ``fail_on_error``: force it on ``odc.stac.load``.
+
+    Only graph construction is affected (the flag travels with the graph to compute time).
+    """
+    import odc.stac
+
+    with _odc_lock:
+        original = odc.stac.load
+
+        def load(*args, **kwargs):
+            kwargs["fail_on_error"] = value
+            return original(*args, **kwargs)
+
+        odc.stac.load = load
+        try:
+            yield
+        finally:
+            odc.stac.load = original
 
 
 def _global_attrs(recipe: Recipe, name: str, inputs: dict, started: datetime, run_id: str) -> dict:
