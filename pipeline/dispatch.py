@@ -119,3 +119,55 @@ def _sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
     for part in parts:
         total += part
     return total
+
+
+def _over_time(values: da.Array, kernel_outputs, **kw) -> tuple[da.Array, ...]:
+    """Map a per-pixel time-series kernel over (t, y, x) blocks holding the whole series.
+
+    ``kernel_outputs(block, **kw)`` returns a tuple of (y, x) arrays; time is gathered
+    into one chunk (memory = t x chunk), space stays chunked.
+    """
+    values = values.rechunk({0: -1})
+    probe = kernel_outputs(np.zeros((values.shape[0], 1, 1), values.dtype), **kw)
+    stacked = da.map_blocks(lambda block: np.stack(kernel_outputs(block, **kw)), values,
+                            chunks=((len(probe),),) + values.chunks[1:],
+                            dtype=np.result_type(*probe), meta=np.array((), dtype=np.result_type(*probe)))
+    return tuple(stacked[i].astype(p.dtype) for i, p in enumerate(probe))
+
+
+def trend(values: da.Array, times: np.ndarray, *, min_count: int) -> dict[str, da.Array]:
+    """Theil-Sen slope/intercept, Mann-Kendall S/var/Z/p, Kendall's tau and OLS slope per pixel."""
+    names = ("slope", "intercept", "s", "var_s", "z", "p", "tau", "ols_slope")
+    arrays = _over_time(values, _trend_block, times=np.asarray(times, np.float64), min_count=min_count)
+    return dict(zip(names, arrays))
+
+
+def _trend_block(block, *, times, min_count):
+    v = np.ascontiguousarray(block)
+    outs = [np.empty(v.shape[1:], np.float64) for _ in range(8)]
+    kernels.theil_sen(v, times, outs[0], outs[1], min_count)
+    kernels.mann_kendall(v, outs[2], outs[3], outs[4], outs[5], outs[6], min_count)
+    kernels.ols_slope(v, times, outs[7], min_count)
+    return tuple(outs)
+
+
+def median(values: da.Array) -> da.Array:
+    """NaN-aware per-pixel median over time (cloud-free composite)."""
+    return _over_time(values, _median_block)[0]
+
+
+def _median_block(block):
+    out = np.empty(block.shape[1:], np.float32)
+    kernels.nan_median(np.ascontiguousarray(block, dtype=np.float32), out)
+    return (out,)
+
+
+def water_frequency(water: da.Array) -> da.Array:
+    """Share of valid observations that saw water (NaN where none was valid)."""
+    return _over_time(water, _frequency_block)[0]
+
+
+def _frequency_block(block):
+    out = np.empty(block.shape[1:], np.float32)
+    kernels.water_frequency(np.ascontiguousarray(block), out)
+    return (out,)

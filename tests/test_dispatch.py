@@ -87,3 +87,27 @@ def test_class_areas_sum_blocks_exactly():
     for layer in range(2):
         np.testing.assert_allclose(got[layer], np.bincount(classes[layer].ravel(), area.ravel(), minlength=256),
                                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", [5, 32])
+def test_time_series_wrappers_equal_the_bare_kernels(chunk):
+    rng = np.random.default_rng(5)
+    t, ny, nx = 15, 23, 31
+    values = (rng.normal(size=(t, ny, nx)) + np.linspace(0, 2, t)[:, None, None]).astype(np.float32)
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[:, 0, 0] = np.nan  # an all-NaN pixel
+    times = np.sort(rng.uniform(2000, 2020, t))
+    lazy = da.from_array(values, chunks=(1, chunk, chunk))
+    got = {k: v.compute() for k, v in dispatch.trend(lazy, times, min_count=4).items()}
+    expected = dispatch._trend_block(values, times=times, min_count=4)
+    for name, ref in zip(("slope", "intercept", "s", "var_s", "z", "p", "tau", "ols_slope"), expected):
+        np.testing.assert_array_equal(got[name], ref, err_msg=name)
+    assert np.isnan(got["slope"][0, 0]) and np.isfinite(got["slope"]).mean() > 0.9
+    med = np.empty((ny, nx), np.float32)
+    kernels.nan_median(values, med)
+    np.testing.assert_array_equal(dispatch.median(lazy).compute(), med)
+    water = np.where(np.isnan(values), 255, values > 0.5).astype(np.uint8)
+    freq = np.empty((ny, nx), np.float32)
+    kernels.water_frequency(water, freq)
+    np.testing.assert_array_equal(dispatch.water_frequency(da.from_array(water, chunks=(1, chunk, chunk))).compute(),
+                                  freq)
