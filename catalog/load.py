@@ -5,26 +5,218 @@ attached as coordinates (``scale_<band>``, ``offset_<band>``). Applying them her
 float32 would lose the reflectance of dark targets to cancellation (S2 baseline
 >= 04.00: DN x 0.0001 - 0.1); kernels apply them in float64. ``to_reflectance`` gives
 a float view for exploration.
+
+Signed hrefs (Planetary Computer SAS tokens, S3 presigned URLs) are secrets that
+expire: profiles with ``sign`` get each href signed by a reader driver just before
+GDAL opens it, so the signature never enters the dask graph, and every error or log
+line this module lets through has its tokens removed (``catalog.reliability``).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cache
+from urllib.parse import urlsplit
 
 import numpy as np
 import odc.stac
 import pystac
 import xarray as xr
+from affine import Affine
 from odc.geo.geobox import GeoBox
+from odc.geo.geom import Geometry, box as geo_box, unary_union
+from odc.loader import RioDriver, RioReader
+from pyproj import CRS
+from shapely.geometry import box as shapely_box, shape
 
-from catalog.profiles import Profile
+from catalog.profiles import Profile, ProfileError, required_assets, select_profile
+from catalog.reliability import protect_logs, redact, strip_token
+
+__all__ = ["AssetError", "GridError", "Cube", "AssetGrid", "SigningRioDriver", "asset_grid", "choose_grid",
+           "load_cube", "strip_token", "to_reflectance", "item_time"]
 
 
 class AssetError(LookupError):
     """An item lacks an asset, or carries metadata the loader cannot use."""
+
+
+class GridError(ValueError):
+    """No single target grid follows from the items: the recipe must name one."""
+
+
+# ------------------------------------------------------------------------ tokens
+# One token hygiene for the whole catalog: catalog.reliability's strip_token (href without
+# query/fragment), redact (free text) and protect_logs (a log-record factory that redacts
+# every record, whichever logger: odc-loader logs "Failed to load <signed uri>").
+
+
+def _is_remote(href: str) -> bool:
+    return urlsplit(href).scheme in ("http", "https", "s3", "az", "gs", "abfs", "abfss")
+
+
+def _signer(path: str) -> Callable[[str], str]:
+    """The ``module.function`` a profile names for signing hrefs, or how to install it."""
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError:
+        raise AssetError(f"hrefs must be signed with {path}, but module {module!r} is not installed: "
+                         f"pip install {module.replace('_', '-')}") from None
+    except AttributeError:
+        raise AssetError(f"{module!r} has no {name!r}: fix 'sign' in the collection profile") from None
+
+
+def _redacted(error: Exception) -> Exception:
+    """The same error type with tokens removed from its message (or AssetError if it
+    cannot be rebuilt); raised outside the handler, so no signed message stays chained."""
+    message = str(error)
+    clean = redact(message)
+    if clean == message:
+        return error
+    try:
+        return type(error)(clean)
+    except Exception:  # noqa: BLE001 - exotic constructors: keep the text, lose the type
+        return AssetError(clean)
+
+
+class _SigningReader:
+    def __init__(self, src, ctx, sign: str | None) -> None:
+        self._src, self._ctx, self._sign = src, ctx, sign
+
+    def read(self, cfg, dst_geobox, *, dst=None, selection=None):
+        src = self._src
+        if self._sign and _is_remote(src.uri):
+            src = src.patch(uri=_signer(self._sign)(src.uri))
+        try:
+            return RioReader(src, self._ctx).read(cfg, dst_geobox, dst=dst, selection=selection)
+        except Exception as error:  # noqa: BLE001 - re-raised below, redacted
+            failure = error
+        raise _redacted(failure)
+
+
+class SigningRioDriver(RioDriver):
+    """odc-loader's rasterio driver that signs each href when it is read (not when the
+    graph is built: tokens expire, and graphs get pickled, logged and shown) and keeps
+    signatures out of the errors it raises."""
+
+    def __init__(self, sign: str | None = None) -> None:
+        super().__init__()
+        self.sign = sign
+
+    def open(self, src, ctx) -> _SigningReader:
+        return _SigningReader(src, ctx, self.sign)
+
+
+# ------------------------------------------------------------------------ grids
+
+
+@dataclass(frozen=True)
+class AssetGrid:
+    """The pixel grid an item states for an asset (asset-level proj:* over item-level)."""
+
+    crs: str | None
+    shape: tuple[int, int] | None
+    transform: Affine | None
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        if self.shape is None or self.transform is None:
+            return None
+        (ny, nx), t = self.shape, self.transform
+        xs, ys = (t.c, t.c + t.a * nx), (t.f, t.f + t.e * ny)
+        return min(xs), min(ys), max(xs), max(ys)
+
+
+def _crs_of(fields: dict) -> str | None:
+    code = fields.get("proj:code")
+    if code:
+        return str(code)
+    epsg = fields.get("proj:epsg")
+    if epsg:
+        return f"EPSG:{int(epsg)}"
+    wkt = fields.get("proj:wkt2")
+    return str(wkt) if wkt else None
+
+
+def asset_grid(item: pystac.Item, key: str | None = None) -> AssetGrid:
+    """CRS (proj:code or proj:epsg), shape and transform of ``key`` (or of the item)."""
+    levels = ([item.assets[key].extra_fields] if key is not None else []) + [item.properties]
+    crs = next((c for c in map(_crs_of, levels) if c), None)
+    shape_ = next((f["proj:shape"] for f in levels if f.get("proj:shape")), None)
+    transform = next((f["proj:transform"] for f in levels if f.get("proj:transform")), None)
+    return AssetGrid(
+        crs=crs,
+        shape=tuple(int(v) for v in shape_) if shape_ else None,
+        transform=Affine(*transform[:6]) if transform else None,
+    )
+
+
+def _footprint(item: pystac.Item, grid: AssetGrid, crs: str) -> Geometry:
+    """The item's extent in ``crs``: its pixel bounds when in that CRS, united with its
+    WGS84 footprint (densified when projected; real footprints overshoot the pixels by metres)."""
+    parts = []
+    if grid.crs is not None and grid.bounds is not None and _same_crs(grid.crs, crs):
+        parts.append(geo_box(*grid.bounds, crs=crs))
+    if item.geometry is not None:
+        parts.append(Geometry(shape(item.geometry), crs="EPSG:4326").to_crs(crs))
+    elif item.bbox is not None:
+        parts.append(Geometry(shapely_box(*item.bbox), crs="EPSG:4326").to_crs(crs))
+    if not parts:
+        raise GridError(f"item {item.id} has neither proj:* grid, geometry nor bbox: the loader cannot place it")
+    return unary_union(parts)
+
+
+@cache
+def _same_crs(a: str, b: str) -> bool:
+    return a == b or CRS.from_user_input(a) == CRS.from_user_input(b)
+
+
+def choose_grid(items: Sequence[pystac.Item], crs: str | None = None, resolution: float | None = None,
+                assets: Sequence[str] | None = None) -> GeoBox:
+    """A grid covering every item: in their one CRS unless ``crs`` is given, at the
+    finest native pixel size of ``assets`` unless ``resolution`` is given.
+
+    Items in several CRSs (neighbouring UTM zones, Landsat paths) need an explicit CRS:
+    picking one silently would make areas and pixel sizes depend on search order.
+    """
+    if not items:
+        raise GridError("no items to build a grid from")
+    grids = [(item, asset_grid(item, key)) for item in items for key in (assets or [None])]
+    if crs is None:
+        crs = _single_crs(grids)
+    if resolution is None:
+        resolution = _native_size(grids, crs)
+    footprint = unary_union([_footprint(item, grid, crs) for item, grid in grids])
+    # tol=0: odc-geo would otherwise drop slivers up to 1/100 pixel (20 m of a 2 km grid)
+    return GeoBox.from_geopolygon(footprint, resolution=resolution, crs=crs, tol=0)
+
+
+def _single_crs(grids: list[tuple[pystac.Item, AssetGrid]]) -> str:
+    by_crs: dict[str, list[str]] = {}
+    for item, grid in grids:
+        by_crs.setdefault(grid.crs or "no proj:code/proj:epsg", []).append(item.id)
+    if len(by_crs) == 1 and grids[0][1].crs is not None:
+        return grids[0][1].crs
+    listing = "; ".join(f"{crs}: {len(set(ids))} item(s), e.g. {ids[0]}" for crs, ids in sorted(by_crs.items()))
+    raise GridError(f"the items are in {len(by_crs)} CRSs ({listing}) and no target CRS was given: set grid.crs "
+                    "in the recipe (one of these, or an equal-area CRS spanning them, e.g. 'EPSG:6933'), "
+                    "or pass crs= to choose_grid/load_cube")
+
+
+def _native_size(grids: list[tuple[pystac.Item, AssetGrid]], crs: str) -> float:
+    sizes = [abs(grid.transform.a) for _, grid in grids
+             if grid.transform is not None and grid.crs is not None and _same_crs(grid.crs, crs)]
+    if not sizes:
+        raise GridError(f"the items state no pixel size in {crs}: set grid.resolution in the recipe "
+                        "(in the units of grid.crs), or pass resolution= to choose_grid/load_cube")
+    return min(sizes)
+
+
+# ------------------------------------------------------------------------ loading
 
 
 @dataclass(frozen=True)
@@ -36,17 +228,22 @@ class Cube:
     profile: Profile
 
 
-def load_cube(items: Sequence[pystac.Item], profile: Profile, bands: Sequence[str], geobox: GeoBox,
-              chunk: int = 1024) -> Cube:
-    """Load ``bands`` (common names) of ``items`` onto ``geobox``, lazily, masked by the profile."""
+def load_cube(items: Sequence[pystac.Item], profile: Profile, bands: Sequence[str], geobox: GeoBox | None = None,
+              chunk: int = 1024, *, crs: str | None = None, resolution: float | None = None,
+              fail_on_error: bool = True) -> Cube:
+    """Load ``bands`` (common names) of ``items`` onto ``geobox``, lazily, masked by the profile.
+
+    Without ``geobox`` the grid comes from ``choose_grid(items, crs, resolution)``.
+    ``fail_on_error=False`` reads an unreadable asset as nodata (odc-loader logs it).
+    """
+    protect_logs()  # reads log their href; signed ones must not reach any handler
     bands = [b for b in bands if not (profile.mask and b == profile.mask.band)]
-    wanted = list(dict.fromkeys(bands + ([profile.mask.band] if profile.mask else [])))
-    assets = {band: profile.asset(band) for band in wanted}
-    for item in items:
-        for band, key in assets.items():
-            if key not in item.assets:
-                raise AssetError(f"asset {key!r} (band {band!r}) missing in item {item.id}: add it to the "
-                                 f"collection profile {profile.source} or drop the band from the recipe")
+    assets = required_assets(profile, bands)
+    _check_items(items, profile, assets)
+    if geobox is None:
+        geobox = choose_grid(items, crs, resolution, assets=list(assets.values()))
+    if profile.sign and any(_is_remote(item.assets[key].href) for item in items for key in assets.values()):
+        _signer(profile.sign)  # fail now, with an install hint, not inside a dask task
     resampling = {key: _resampling(band, key, items[0], profile, geobox) for band, key in assets.items()}
     ds = odc.stac.load(
         items,
@@ -55,41 +252,97 @@ def load_cube(items: Sequence[pystac.Item], profile: Profile, bands: Sequence[st
         chunks={"x": chunk, "y": chunk},
         groupby=profile.groupby,
         resampling=resampling,
-        fail_on_error=True,
+        fail_on_error=fail_on_error,
+        stac_cfg=_stac_cfg(profile, assets),
+        driver=SigningRioDriver(profile.sign),
     )
     ds = ds.rename({key: band for band, key in assets.items() if key != band})
     groups = _group_items(items, ds.time.values, profile.groupby)
     for band in bands:
         if band in profile.categorical:
             continue
-        scale, offset = _scale_offset(groups, assets[band])
+        scale, offset = _scale_offset(groups, profile, band)
         ds = ds.assign_coords({f"scale_{band}": ("time", scale), f"offset_{band}": ("time", offset)})
     if profile.mask:
         ds = _apply_mask(ds, profile, bands)
     return Cube(data=ds, items=tuple(items), profile=profile)
 
 
+def _where(item: pystac.Item) -> str:
+    """Where an item lives, for error messages: its self link or first asset, unsigned."""
+    href = item.get_self_href() or next((a.href for a in item.assets.values()), None)
+    return strip_token(href) if href else "no href"
+
+
+def _check_items(items: Sequence[pystac.Item], profile: Profile, assets: dict[str, str]) -> None:
+    """The profile fits the items (else name the one that does) and every asset is there."""
+    if not items:
+        raise AssetError(f"no items to load for {profile.collection!r}")
+    first = items[0]
+    missing = profile.missing_assets(first.assets.keys())
+    if missing:
+        try:
+            fits = select_profile(profile.collection, first.assets.keys(), where=f"item {first.id}")
+            hint = f"profile {fits.describe()} fits: select it with get_profile({profile.collection!r}, items)"
+        except ProfileError as error:
+            hint = str(error)
+        raise ProfileError(f"profile {profile.describe()} does not fit item {first.id} at {_where(first)} "
+                           f"(it lacks assets {', '.join(missing)}); {hint}")
+    for item in items:
+        for band, key in assets.items():
+            if key not in item.assets:
+                raise AssetError(f"asset {key!r} (band {band!r}) missing in item {item.id}: add it to the "
+                                 f"collection profile {profile.source} or drop the band from the recipe "
+                                 f"(item at {_where(item)}; its assets: {', '.join(item.assets)})")
+
+
+def _stac_cfg(profile: Profile, assets: dict[str, str]) -> dict:
+    """odc-stac fallbacks for items without raster:bands (USGS Landsat, Earth Search v0):
+    the ``<asset>.*`` form lets an item's own raster:bands win where present."""
+    config = {}
+    for band, key in assets.items():
+        entry = {"data_type": profile.dtype_of(band), "nodata": profile.nodata_of(band)}
+        entry = {k: v for k, v in entry.items() if v is not None}
+        if entry:
+            config[f"{key}.*"] = entry
+    return {"assets": config}
+
+
+def _invalid(rule, flags: xr.DataArray) -> xr.DataArray:
+    """Lazy boolean: True where the mask band marks the pixel unusable."""
+    if rule.kind == "bits":
+        fits = flags.dtype.kind in "iu" and rule.bitmask <= np.iinfo(flags.dtype).max
+        mask = flags.dtype.type(rule.bitmask) if fits else rule.bitmask
+        return ((flags if fits else flags.astype("int64")) & mask) != 0
+    return flags.isin(list(rule.invalid))
+
+
+def _fill_value(da: xr.DataArray, profile: Profile, band: str):
+    nodata = da.attrs.get("nodata")
+    if nodata is None:
+        nodata = profile.nodata_of(band)
+    if nodata is None:
+        nodata = np.nan if da.dtype.kind == "f" else 0
+    return da.dtype.type(nodata)
+
+
 def _apply_mask(ds: xr.Dataset, profile: Profile, bands: Sequence[str]) -> xr.Dataset:
     """Set every band to its nodata where the mask band says the pixel is unusable."""
     rule = profile.mask
-    bad = ds[rule.band].isin(list(rule.invalid))
+    bad = _invalid(rule, ds[rule.band])
     out = ds.drop_vars(rule.band)
     for band in bands:
-        nodata = ds[band].attrs.get("nodata", profile.nodata)
-        out[band] = ds[band].where(~bad, ds[band].dtype.type(nodata)).assign_attrs(ds[band].attrs)
+        out[band] = ds[band].where(~bad, _fill_value(ds[band], profile, band)).assign_attrs(ds[band].attrs)
     return out
 
 
 def _native_resolution(item: pystac.Item, key: str) -> float | None:
     """Pixel size of an asset in metres (degrees converted at the item's latitude)."""
-    asset = item.assets[key]
-    transform = asset.extra_fields.get("proj:transform") or item.properties.get("proj:transform")
-    if not transform:
+    grid = asset_grid(item, key)
+    if grid.transform is None:
         return None
-    size = abs(transform[0])
-    code = asset.extra_fields.get("proj:code") or item.properties.get("proj:code")
-    epsg = asset.extra_fields.get("proj:epsg") or item.properties.get("proj:epsg")
-    if code == "EPSG:4326" or epsg == 4326:
+    size = abs(grid.transform.a)
+    if grid.crs in ("EPSG:4326", "OGC:CRS84"):
         lat = (item.bbox[1] + item.bbox[3]) / 2 if item.bbox else 0.0
         size *= 111_320.0 * math.cos(math.radians(lat))
     return size
@@ -128,22 +381,17 @@ def _group_items(items: Sequence[pystac.Item], times: np.ndarray, groupby: str) 
     return [by_day[d] for d in days]
 
 
-def _scale_offset(groups: list[list[pystac.Item]], key: str) -> tuple[np.ndarray, np.ndarray]:
+def _scale_offset(groups: list[list[pystac.Item]], profile: Profile, band: str) -> tuple[np.ndarray, np.ndarray]:
     scale = np.ones(len(groups))
     offset = np.zeros(len(groups))
     for i, group in enumerate(groups):
-        pairs = {_item_scale_offset(item, key) for item in group}
+        pairs = {profile.item_scale_offset(item, band) for item in group}
         if len(pairs) > 1:
             ids = ", ".join(item.id for item in group)
-            raise AssetError(f"asset {key!r}: items {ids} share a date but differ in scale/offset {sorted(pairs)}; "
-                             "load them as separate searches")
+            raise AssetError(f"asset {profile.asset(band)!r}: items {ids} share a date but differ in scale/offset "
+                             f"{sorted(pairs)}; load them as separate searches")
         scale[i], offset[i] = pairs.pop()
     return scale, offset
-
-
-def _item_scale_offset(item: pystac.Item, key: str) -> tuple[float, float]:
-    bands = item.assets[key].extra_fields.get("raster:bands") or [{}]
-    return float(bands[0].get("scale", 1.0)), float(bands[0].get("offset", 0.0))
 
 
 def to_reflectance(ds: xr.Dataset, band: str) -> xr.DataArray:

@@ -12,18 +12,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
-from urllib.parse import urlsplit, urlunsplit
 
 import pystac
 
+from catalog.reliability import strip_token
+
 PACKAGES = ("sdgcube", "numpy", "numba", "xarray", "dask", "odc-stac", "odc-geo", "rasterio", "pyproj",
             "pystac", "pystac-client", "zarr", "pandas", "pyarrow")
-
-
-def strip_token(href: str) -> str:
-    """The href without query string or fragment (where signatures live)."""
-    parts = urlsplit(href)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def software_versions() -> dict[str, str]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import sys
-import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,6 +81,7 @@ def run(recipe: Recipe, *, catalog: str | None = None, out: Path = Path("outputs
             end=datetime(last, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
             max_cloud_cover=spec.max_cloud_cover, cloud_cover_property=profile.cloud_cover_property),
             policy=policy)
+        profile = get_profile(spec.collection, items)  # the catalog's flavour (asset keys) of the collection
         cubes[name] = _load(items, profile, spec, geobox, recipe.grid.chunk, policy)
         used = [profile.asset(b) for b in spec.bands] + ([profile.asset(profile.mask.band)] if profile.mask else [])
         inputs[name] = provenance.input_record(catalog, items, used)
@@ -123,37 +121,9 @@ def _load(items: Sequence[pystac.Item], profile: Profile, spec: Input, geobox: G
     odc-stac captures the calling thread's rasterio environment into the graph, so the
     GDAL options given here apply to every read at compute time (and nowhere else).
     """
-    skip = spec.on_unreadable == "nodata"
-    accepts = inspect.signature(load_cube).parameters
-    kwargs = {"fail_on_error": not skip} if "fail_on_error" in accepts else {}
-    override = _odc_fail_on_error(False) if skip and not kwargs else contextlib.nullcontext()
-    with rasterio.Env(**policy.gdal_options()), override:
-        return load_cube(items, profile, spec.bands, geobox, chunk=chunk, **kwargs)
-
-
-_odc_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _odc_fail_on_error(value: bool) -> Iterator[None]:
-    """Until ``catalog.load.load_cube`` takes ``fail_on_error``: force it on ``odc.stac.load``.
-
-    Only graph construction is affected (the flag travels with the graph to compute time).
-    """
-    import odc.stac
-
-    with _odc_lock:
-        original = odc.stac.load
-
-        def load(*args, **kwargs):
-            kwargs["fail_on_error"] = value
-            return original(*args, **kwargs)
-
-        odc.stac.load = load
-        try:
-            yield
-        finally:
-            odc.stac.load = original
+    with rasterio.Env(**policy.gdal_options()):
+        return load_cube(items, profile, spec.bands, geobox, chunk=chunk,
+                         fail_on_error=spec.on_unreadable != "nodata")
 
 
 def _global_attrs(recipe: Recipe, name: str, inputs: dict, started: datetime, run_id: str) -> dict:
