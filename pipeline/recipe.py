@@ -107,6 +107,9 @@ class Periods:
         return list(range(self.years[0], self.years[1] + 1))
 
 
+VALID_OUTPUTS = ("zarr", "csv", "parquet", "png", "stac")
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A validated recipe; ``parameters`` is the indicator's own frozen dataclass."""
@@ -117,11 +120,12 @@ class Recipe:
     grid: Grid
     inputs: Mapping[str, Input]
     periods: Periods
-    parameters: Any
-    outputs: tuple[str, ...] = ("zarr", "csv", "parquet", "png", "stac")
+    parameters: Any = None
+    outputs: tuple[str, ...] = VALID_OUTPUTS
     licence: str = "CC-BY-4.0"
-    source: str = field(default="<memory>", compare=False)
-    text: str = field(default="", compare=False, repr=False)
+    # where the recipe came from; not recipe keys
+    source: str = field(default="<memory>", compare=False, metadata={"internal": True})
+    text: str = field(default="", compare=False, repr=False, metadata={"internal": True})
 
     @property
     def sha256(self) -> str:
@@ -132,8 +136,6 @@ class Recipe:
         """Same recipe on another AOI (the CLI's ``--bbox``)."""
         return replace(self, aoi=AOI(name=f"{self.aoi.name} (bbox override)", bbox=tuple(bbox)))
 
-
-VALID_OUTPUTS = ("zarr", "csv", "parquet", "png", "stac")
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -167,7 +169,7 @@ def parse_recipe(data: Any, *, source: str, text: str, lookup) -> Recipe:
     except KeyError as exc:
         raise RecipeError(f"{source}: 'sdg' = {sdg!r}: {exc.args[0]}") from None
     params = build(indicator.Parameters, data.get("parameters") or {}, "parameters", source)
-    recipe = build(_RecipeFields, data, "", source)
+    recipe = build(Recipe, data, "", source)
     for name in recipe.outputs:
         if name not in VALID_OUTPUTS:
             raise RecipeError(f"{source}: 'outputs' has unknown {name!r}; valid: {', '.join(VALID_OUTPUTS)}")
@@ -181,20 +183,4 @@ def parse_recipe(data: Any, *, source: str, text: str, lookup) -> Recipe:
         if lacking:
             raise RecipeError(f"{source}: 'inputs.{name}.bands' lacks {', '.join(lacking)} "
                               f"needed by SDG {sdg}")
-    shared = {f: getattr(recipe, f) for f in _RecipeFields.__dataclass_fields__ if f != "parameters"}
-    return Recipe(parameters=params, source=source, text=text, **shared)
-
-
-@dataclass(frozen=True)
-class _RecipeFields:
-    """The shared top-level keys (``parameters`` is validated by the indicator)."""
-
-    sdg: str
-    title: str
-    aoi: AOI
-    grid: Grid
-    inputs: Mapping[str, Input]
-    periods: Periods
-    parameters: Any = None
-    outputs: tuple[str, ...] = VALID_OUTPUTS
-    licence: str = "CC-BY-4.0"
+    return replace(recipe, parameters=params, source=source, text=text)

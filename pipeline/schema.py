@@ -27,7 +27,7 @@ def build(cls: type, data: Any, where: str, source: str) -> Any:
     if not isinstance(data, Mapping):
         raise RecipeError(f"{source}: '{where}' must be a mapping with keys "
                           f"{', '.join(f.name for f in dataclasses.fields(cls))}; got {_describe(data)}")
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         path = ", ".join(f"'{_join(where, k)}'" for k in unknown)
