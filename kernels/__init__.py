@@ -15,11 +15,12 @@ from kernels.water import (
     PERMANENT,
     SEASONAL,
     classify_water,
+    water_frequency,
     yearly_water_class,
 )
 from kernels.composites import nan_median, nan_percentiles
 from kernels.landcover import percentile_classes, ratio_to_zone_percentile, transition_lookup
-from kernels.timeseries import mann_kendall, ols_slope, theil_sen, valid_count, water_frequency
+from kernels.timeseries import mann_kendall, ols_slope, theil_sen, valid_count
 
 __all__ = [
     "NODATA_U8",

@@ -26,7 +26,6 @@ import numpy as np
 
 from kernels.composites import _gather_row, _sort_prefix, _sorted_median
 
-_NODATA_U8 = 255
 
 
 @numba.njit(cache=True)
@@ -280,32 +279,3 @@ def valid_count(values, out):
                     n[x] += 1
         for x in range(nx):
             out[y, x] = n[x]
-
-
-@numba.njit(cache=True, parallel=True)
-def water_frequency(water, out):
-    """Fraction of valid observations that saw water, per pixel, in place.
-
-    water: uint8 (t, y, x) with 1 water, 255 no observation, anything else
-    observed dry (as classify_water writes); out: float32 (y, x) =
-    water count / valid count (divided in float64, then rounded), NaN where
-    no valid observation. Rows run in parallel.
-    """
-    nt, ny, nx = water.shape
-    if out.shape[0] != ny or out.shape[1] != nx:
-        raise ValueError("water_frequency: out must have shape water.shape[1:]")
-    for y in numba.prange(ny):
-        n = np.zeros(nx, np.int64)
-        w = np.zeros(nx, np.int64)
-        for t in range(nt):
-            for x in range(nx):
-                v = water[t, y, x]
-                if v != _NODATA_U8:
-                    n[x] += 1
-                    if v == 1:
-                        w[x] += 1
-        for x in range(nx):
-            if n[x] == 0:
-                out[y, x] = np.nan
-            else:
-                out[y, x] = np.float64(w[x]) / np.float64(n[x])

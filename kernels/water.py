@@ -64,13 +64,7 @@ def yearly_water_class(water, min_observations, permanent_fraction, out):
     for y in numba.prange(ny):
         n = np.zeros(nx, np.int64)
         w = np.zeros(nx, np.int64)
-        for t in range(nt):
-            for x in range(nx):
-                v = water[t, y, x]
-                if v != NODATA_U8:
-                    n[x] += 1
-                    if v == 1:
-                        w[x] += 1
+        _count_row(water, y, n, w)
         for x in range(nx):
             n_obs = n[x]
             if n_obs == 0 or n_obs < min_observations:
@@ -81,3 +75,38 @@ def yearly_water_class(water, min_observations, permanent_fraction, out):
                 out[y, x] = PERMANENT
             else:
                 out[y, x] = SEASONAL
+
+
+@numba.njit(cache=True)
+def _count_row(water, y, n, w):
+    """Add each pixel's valid (n) and water (w) observation counts along t for row y."""
+    for t in range(water.shape[0]):
+        for x in range(water.shape[2]):
+            v = water[t, y, x]
+            if v != NODATA_U8:
+                n[x] += 1
+                if v == 1:
+                    w[x] += 1
+
+
+@numba.njit(cache=True, parallel=True)
+def water_frequency(water, out):
+    """Fraction of valid observations that saw water, per pixel, in place.
+
+    water: uint8 (t, y, x) with 1 water, 255 no observation, anything else
+    observed dry (as classify_water writes); out: float32 (y, x) =
+    water count / valid count (divided in float64, then rounded), NaN where
+    no valid observation. Rows run in parallel.
+    """
+    nt, ny, nx = water.shape
+    if out.shape[0] != ny or out.shape[1] != nx:
+        raise ValueError("water_frequency: out must have shape water.shape[1:]")
+    for y in numba.prange(ny):
+        n = np.zeros(nx, np.int64)
+        w = np.zeros(nx, np.int64)
+        _count_row(water, y, n, w)
+        for x in range(nx):
+            if n[x] == 0:
+                out[y, x] = np.nan
+            else:
+                out[y, x] = np.float64(w[x]) / np.float64(n[x])
