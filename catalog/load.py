@@ -18,7 +18,7 @@ import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from functools import cache
 from urllib.parse import urlsplit
 
@@ -37,7 +37,7 @@ from catalog.profiles import Profile, ProfileError, required_assets, select_prof
 from catalog.reliability import protect_logs, redact, strip_token
 
 __all__ = ["AssetError", "GridError", "Cube", "AssetGrid", "SigningRioDriver", "asset_grid", "choose_grid",
-           "load_cube", "strip_token", "to_reflectance", "item_time"]
+           "load_cube", "strip_token", "to_reflectance"]
 
 
 class AssetError(LookupError):
@@ -401,7 +401,3 @@ def to_reflectance(ds: xr.Dataset, band: str) -> xr.DataArray:
     scaled = dn.astype("float64") * ds[f"scale_{band}"] + ds[f"offset_{band}"]
     return scaled.where(dn != nodata)
 
-
-def item_time(item: pystac.Item) -> datetime:
-    value = item.datetime or item.common_metadata.start_datetime
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

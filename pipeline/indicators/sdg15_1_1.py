@@ -63,9 +63,9 @@ def plan(ctx: Context) -> Plan:
     for year in years:
         lc = cube.isel(time=int(np.flatnonzero(cube.time.dt.year.values == year)[0])).data
         lc = da.where(ctx.aoi_mask, lc, np.uint8(kernels.NODATA_U8))  # 255 = outside the AOI
-        candidate = da.where(lc == LANDCOVER_NODATA, np.uint8(kernels.NODATA_U8),
+        unknown = (lc == LANDCOVER_NODATA) | (lc == kernels.NODATA_U8)  # no data, or outside the AOI
+        candidate = da.where(unknown, np.uint8(kernels.NODATA_U8),
                              da.isin(lc, list(params.forest_classes)).astype(np.uint8))
-        candidate = da.where(lc == kernels.NODATA_U8, np.uint8(kernels.NODATA_U8), candidate)
         if min_area:
             candidate = dispatch.mmu_filter(candidate, ctx.pixel_area, min_area=min_area,
                                             eight_connected=params.connectivity == 8, depth=depth)
