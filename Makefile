@@ -8,7 +8,7 @@ SDG ?= 15.1.1
 CATALOG ?=
 ARGS ?=
 
-.PHONY: install test bench indicator demo-catalog samples stac-server clean help
+.PHONY: install test bench indicator demo-catalog samples stac-server notebooks clean help
 
 help:
 	@echo "make install                 venv + everything the project needs"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench                   kernel benchmarks vs memory bandwidth and peers -> outputs/bench/"
 	@echo "make stac-server             serve the demo (or CATALOG=PATH) as a local STAC API (pgstac) on STAC_PORT=8080"
 	@echo "make samples                 real Debian-packaged scenes as a STAC catalog in catalog/samples/data"
+	@echo "make notebooks               JupyterLab on notebooks/ (explore a product, run a recipe from Python)"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -26,7 +27,7 @@ install: $(PY)
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-15-postgis-3 postgresql-contrib >/dev/null
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,bench,stac]"
+	$(PY) -m pip install --quiet -e ".[test,bench,stac,notebooks]"
 	$(PY) -c "import pipeline, catalog, kernels; print('sdgcube installed in $(VENV)')"
 
 test:
@@ -40,6 +41,9 @@ demo-catalog:
 
 stac-server:
 	$(PY) -m catalog.stac_server --port $(STAC_PORT) $(if $(CATALOG),--catalog $(CATALOG))
+
+notebooks:
+	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/
 
 samples:
 	$(PY) -m catalog.samples

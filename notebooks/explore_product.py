@@ -38,11 +38,16 @@ print(f"{int(changed.sum())} pixels changed class between {int(first.year)} and 
 
 # %% The indicator table: one row per series and period
 table = pd.read_parquet(product / "table.parquet")
-yearly = table[table.start_year == table.end_year]
+indicator = table[table.indicator != "run footprint"]
+yearly = indicator[indicator.start_year == indicator.end_year]
 series = yearly.pivot(index="start_year", columns="series", values="value")
 print(series.round(3))
 series[[c for c in series.columns if c.endswith(("_pct", "_area")) and "aoi" not in c]].plot(marker="o")
 plt.ylabel("value (see the table's unit column)")
+
+# %% Compare periods: baseline and reporting means, and the change between them
+periods = indicator[indicator.start_year != indicator.end_year]
+print(periods[["series", "period", "start_year", "end_year", "value", "unit"]].to_string(index=False))
 
 # %% Provenance: what went in, with which software
 item = json.loads((product / "item.json").read_text())
@@ -51,3 +56,6 @@ for name, record in prov["inputs"].items():
     print(name, len(record["items"]), "items from", record["catalog"])
 print("recipe sha256:", prov["recipe"]["sha256"])
 print({k: prov["software"][k] for k in ("sdgcube", "odc-stac", "numba", "zarr")})
+
+# %% What the run cost: time, bytes, memory, energy and CO2e (also per km² of AOI)
+print(table[table.indicator == "run footprint"][["series", "value", "unit"]].to_string(index=False))

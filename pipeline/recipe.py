@@ -133,15 +133,22 @@ class Recipe:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
     def with_bbox(self, bbox: tuple[float, float, float, float]) -> "Recipe":
-        """Same recipe on another AOI (the CLI's ``--bbox``)."""
-        return replace(self, aoi=AOI(name=f"{self.aoi.name} (bbox override)", bbox=tuple(bbox)))
+        """Same recipe on another AOI (the CLI's ``--bbox``).
 
+        The text (and so the hash in provenance) is rewritten to the AOI really run: a
+        product never claims a recipe it was not made from.
+        """
+        aoi = AOI(name=f"{self.aoi.name} (bbox override)", bbox=tuple(float(v) for v in bbox))
+        data = yaml.safe_load(self.text) if self.text else None
+        text = self.text
+        if isinstance(data, dict):
+            data["aoi"] = {"name": aoi.name, "bbox": list(aoi.bbox)}
+            text = f"# {self.source} with its AOI replaced by a bbox\n" + yaml.safe_dump(data, sort_keys=False)
+        return replace(self, aoi=aoi, text=text)
 
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe file; errors name the file, the key and the valid keys."""
-    from pipeline.indicators import get_indicator  # registry imports indicator modules
-
     path = Path(path)
     source = str(path)
     try:
@@ -149,6 +156,13 @@ def load_recipe(path: str | Path) -> Recipe:
     except OSError as exc:
         raise RecipeError(f"{source}: cannot read recipe ({exc.strerror}); "
                           "pass a path such as recipes/15.1.1.yaml") from None
+    return recipe_from_text(text, source=source)
+
+
+def recipe_from_text(text: str, *, source: str = "<text>") -> Recipe:
+    """A recipe from YAML text (a notebook cell, a web form); validated like a file."""
+    from pipeline.indicators import get_indicator  # registry imports indicator modules
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -176,16 +176,6 @@ def test_cli_runs_and_fails_cleanly(demo_catalog, tmp_path):
     assert json.loads((next(tmp_path.glob("15.1.1/*/item.json"))).read_text())["type"] == "Feature"
 
 
-def test_explore_notebook_runs_on_a_product(products, monkeypatch, capsys):
-    import runpy
-
-    monkeypatch.setenv("SDGCUBE_PRODUCT", str(products["6.6.1"].path))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    runpy.run_path(str(ROOT / "notebooks" / "explore_product.py"), run_name="__main__")
-    out = capsys.readouterr().out
-    assert "pixels changed class" in out and products["6.6.1"].path.name in out
-
-
 def _rerun_with_chunk(sdg, chunk, catalog, out):
     from dataclasses import replace
 

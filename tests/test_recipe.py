@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.recipe import Recipe, load_recipe
+from pipeline.recipe import Recipe, load_recipe, recipe_from_text
 from pipeline.schema import RecipeError
 
 RECIPES = sorted(Path(__file__).parents[1].joinpath("recipes").glob("*.yaml"))
@@ -108,3 +108,22 @@ def test_geometry_aoi_and_exactly_one_of_bbox_geometry(tmp_path):
     data["aoi"]["bbox"] = [w, s, e, n]
     with pytest.raises(RecipeError, match="exactly one of 'bbox'"):
         load_recipe(write(tmp_path, data))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_bbox_override_rewrites_the_recorded_text(path):
+    """Provenance keeps the recipe text: after --bbox it must describe the AOI really run."""
+    original = load_recipe(path)
+    bbox = (-56.05, -12.54, -56.03, -12.53)
+    moved = original.with_bbox(bbox)
+    assert moved.aoi.bbox == bbox and moved.sha256 != original.sha256
+    again = recipe_from_text(moved.text, source="<again>")
+    assert again == moved  # same AOI, grid, inputs, periods and parameters from the text alone
+    assert again.aoi.bbox == bbox and again.parameters == original.parameters
+
+
+def test_recipe_from_text_validates_like_a_file():
+    data = base()
+    data["grid"]["resolutoin"] = 10
+    with pytest.raises(RecipeError, match=r"<cell>.*resolutoin.*resolution"):
+        recipe_from_text(yaml.safe_dump(data), source="<cell>")
