@@ -7,13 +7,16 @@ STAC_PORT ?= 8080
 SDG ?= 15.1.1
 CATALOG ?=
 ARGS ?=
+RUN ?=
+DEST ?= outputs/published
 
-.PHONY: install test bench indicator demo-catalog samples stac-server notebooks clean help
+.PHONY: install test bench indicator demo-catalog samples stac-server notebooks publish clean help
 
 help:
 	@echo "make install                 venv + everything the project needs"
 	@echo "make test                    the test suite (builds the demo catalog in a temp dir)"
 	@echo "make indicator SDG=15.1.1    run recipes/\$$SDG.yaml on the demo catalog (or CATALOG=URL|PATH)"
+	@echo "make publish SDG=15.1.1 [RUN=<run-id>] DEST=dir|s3://bucket/prefix   publish a product (default: the latest run) as a verified, never-overwritten version"
 	@echo "make demo-catalog            (re)build the embedded demo catalog in catalog/demo/data"
 	@echo "make bench                   kernel benchmarks vs memory bandwidth and peers -> outputs/bench/"
 	@echo "make stac-server             serve the demo (or CATALOG=PATH) as a local STAC API (pgstac) on STAC_PORT=8080"
@@ -25,7 +28,7 @@ $(PY):
 
 install: $(PY)
 	$(SUDO) apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-15-postgis-3 postgresql-contrib >/dev/null
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-15-postgis-3 postgresql-contrib chromium >/dev/null
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,bench,stac,notebooks]"
 	$(PY) -c "import pipeline, catalog, kernels; print('sdgcube installed in $(VENV)')"
@@ -35,6 +38,11 @@ test:
 
 bench:
 	$(PY) -m tests.benchmarks.bench --out outputs/bench
+
+publish:
+	@run="$(RUN)"; [ -n "$$run" ] || run=$$(ls outputs/$(SDG) 2>/dev/null | grep -v '^\.' | sort | tail -1); \
+	test -n "$$run" || { echo "no product in outputs/$(SDG): run 'make indicator SDG=$(SDG)' first"; exit 2; }; \
+	$(PY) -m pipeline publish outputs/$(SDG)/$$run $(DEST) $(ARGS)
 
 demo-catalog:
 	$(PY) -m catalog.demo --force

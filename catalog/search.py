@@ -1,7 +1,8 @@
 """One search, two back ends: a STAC API (pystac-client) or a static catalog (pystac).
 
 pystac-client cannot search a static catalog (it raises DoesNotConformTo), so static
-catalogs are walked with pystac and filtered here with the same semantics an API
+catalogs (local, or on an object store such as ``s3://bucket/prefix`` via fsspec and
+``FsspecStacIO``) are walked with pystac and filtered here with the same semantics an API
 applies: collection ids, geometry intersection, closed/open datetime ranges on the
 item's datetime or start/end, and ``cloud cover <= max`` (items lacking the property
 are excluded, as a CQL2 comparison with null is false).
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pystac
+from pystac.stac_io import DefaultStacIO
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -105,12 +107,53 @@ def _catalog_file(path: str) -> Path:
     return p / "catalog.json" if p.is_dir() else p
 
 
+def is_remote_static(catalog: str) -> bool:
+    """A static catalog behind an fsspec URL (``s3://bucket/prefix``), not a local path or an API."""
+    return "://" in catalog and not catalog.startswith("file://") and not is_api(catalog)
+
+
+class FsspecStacIO(DefaultStacIO):
+    """pystac I/O through fsspec, so static catalogs on object stores (s3://, gs://, ...) can be walked.
+
+    S3 endpoint and credentials come from the usual AWS variables (AWS_ENDPOINT_URL, ...)
+    unless ``storage_options`` are given.
+    """
+
+    def __init__(self, **storage_options) -> None:
+        super().__init__()
+        self.storage_options = storage_options
+
+    def read_text_from_href(self, href: str) -> str:
+        if not is_remote_static(href):
+            return super().read_text_from_href(href)
+        import fsspec
+
+        with fsspec.open(href, "rt", encoding="utf-8", **self.storage_options) as f:
+            return f.read()
+
+    def write_text_to_href(self, href: str, txt: str) -> None:
+        if not is_remote_static(href):
+            return super().write_text_to_href(href, txt)
+        import fsspec
+
+        with fsspec.open(href, "wt", encoding="utf-8", **self.storage_options) as f:
+            f.write(txt)
+
+
 def _search_static(path: str, request: SearchRequest) -> list[pystac.Item]:
-    root_file = _catalog_file(path)
-    if not root_file.exists():
-        raise FileNotFoundError(f"no STAC catalog at {root_file}: pass --catalog a STAC API URL, "
-                                "a catalog.json path, or run `make demo-catalog`")
-    root = pystac.read_file(str(root_file))
+    if is_remote_static(path):
+        href = path if path.endswith(".json") else f"{path.rstrip('/')}/catalog.json"
+        try:
+            root = pystac.read_file(href, stac_io=FsspecStacIO())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no STAC catalog at {href}: check the URL, and AWS_ENDPOINT_URL for "
+                                    "an S3-compatible server") from None
+    else:
+        root_file = _catalog_file(path)
+        if not root_file.exists():
+            raise FileNotFoundError(f"no STAC catalog at {root_file}: pass --catalog a STAC API URL, "
+                                    "a catalog.json path, or run `make demo-catalog`")
+        root = pystac.read_file(str(root_file))
     return [item for item in root.get_items(recursive=True) if _matches(item, request)]
 
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m pipeline run RECIPE [--catalog ...] [--bbox ...] [--out ...]``.
+"""Command line: ``python -m pipeline run RECIPE [--catalog ...] [--bbox ...] [--out ...]``
+and ``python -m pipeline publish RUN_DIR DEST [--endpoint-url ...]``.
 
 Thin by design (like pystac-client's): parse, call the library, print one summary
 line, return an exit code. Known failures print what went wrong and how to fix it.
@@ -14,6 +15,7 @@ from pathlib import Path
 from catalog.load import AssetError
 from catalog.profiles import ProfileError
 from catalog.search import NoItemsFound
+from pipeline.footprint import DEFAULT_GRID_INTENSITY
 from pipeline.schema import RecipeError
 
 USER_ERRORS = (RecipeError, NoItemsFound, AssetError, ProfileError, FileNotFoundError, FileExistsError,
@@ -30,8 +32,53 @@ def parser() -> argparse.ArgumentParser:
                      help="override the recipe's AOI with a lon/lat bbox")
     run.add_argument("--out", type=Path, default=Path("outputs"), help="output root (default: outputs)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--grid-intensity", type=_grid_intensity, default=DEFAULT_GRID_INTENSITY, metavar="G_PER_KWH",
+                     help="carbon intensity of the electricity, gCO2e/kWh, for the run's CO2e footprint "
+                          f"(default: {DEFAULT_GRID_INTENSITY:g}, the world average per the IEA)")
     sub.add_parser("list", help="list the registered indicators")
+    pub = sub.add_parser("publish", help="publish a product as an immutable, verified version of a STAC catalog",
+                         description="Upload RUN_DIR to DEST/<series>/v<N>/, verify every file (sha256), write "
+                                     "its manifest last, and update DEST/catalog.json and the series collection. "
+                                     "Re-running resumes an interrupted publish; a published run is not re-uploaded.")
+    pub.add_argument("run_dir", type=Path, help="a finished product, e.g. outputs/15.1.1/<run-id>")
+    pub.add_argument("dest", help="local directory or URL, e.g. s3://bucket/prefix")
+    pub.add_argument("--series", help="product series (collection) id (default: sdg-<indicator>)")
+    pub.add_argument("--endpoint-url", help="S3-compatible server, e.g. http://127.0.0.1:9000 "
+                                            "(default: $AWS_ENDPOINT_URL)")
+    pub.add_argument("--quiet", action="store_true", help="no per-file progress on stderr")
     return p
+
+
+def publish_command(args: argparse.Namespace) -> int:
+    """``publish``: one summary line on stdout, progress on stderr, errors with their fix."""
+    from pipeline.publish import PublishError, publish, stderr_log
+
+    try:
+        result = publish(args.run_dir, args.dest, series=args.series, endpoint_url=args.endpoint_url,
+                         log=None if args.quiet else stderr_log)
+    except PublishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: the version stays incomplete (no manifest); run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    state = (f"uploaded {result.uploaded} files, {result.skipped} already there" if result.created
+             else "already published, nothing uploaded")
+    print(f"{result.series} v{result.version} -> {result.url} ({state})")
+    return 0
+
+
+def _grid_intensity(text: str) -> float:
+    """``--grid-intensity``: a non-negative number of gCO2e per kWh."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a carbon intensity in gCO2e/kWh; give a number >= 0, "
+                                         f"e.g. {DEFAULT_GRID_INTENSITY:g} (world average)")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for code in available():
             print(f"{code}\t{get_indicator(code).name}")
         return 0
+    if args.command == "publish":
+        return publish_command(args)
     from pipeline.recipe import load_recipe
     from pipeline.run import run
 
@@ -49,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         recipe = load_recipe(args.recipe)
         if args.bbox:
             recipe = recipe.with_bbox(tuple(args.bbox))
-        result = run(recipe, catalog=args.catalog, out=args.out, progress=not args.no_progress)
+        result = run(recipe, catalog=args.catalog, out=args.out, progress=not args.no_progress,
+                     grid_intensity=args.grid_intensity)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -57,4 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
     print(f"SDG {recipe.sdg} {result.headline} -> {result.path}")
+    if result.footprint is not None:  # stderr: stdout's last line stays the result a script parses
+        print(result.footprint.summary(), file=sys.stderr)
     return 0

@@ -8,6 +8,7 @@ so ``outputs/`` never holds a half-written product.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -21,15 +22,25 @@ from pathlib import Path
 from typing import Any
 
 import dask
+import pandas as pd
 import pystac
 import xarray as xr
 from dask.diagnostics import ProgressBar
 from shapely.geometry import mapping
 
-from pipeline import quicklook
+from pipeline import quicklook, report
+from pipeline.checksums import array_checksums
+from pipeline.footprint import Footprint
 from pipeline.indicators import Plan
 
 ZARR, CSV, PARQUET, PNG, ITEM = "product.zarr", "table.csv", "table.parquet", "quicklook.png", "item.json"
+# how any xarray user opens the Zarr asset (xarray-assets extension; publish uses it too)
+ZARR_OPEN_KWARGS = {"engine": "zarr", "consolidated": True, "zarr_format": 3}
+ITEM_EXTENSIONS = (
+    "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+    "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
+    "https://stac-extensions.github.io/xarray-assets/v1.0.0/schema.json",
+)
 
 
 @contextlib.contextmanager
@@ -102,32 +113,53 @@ def _encoding(ds: xr.Dataset) -> dict:
 
 
 def finish(directory: Path, *, plan: Plan, stats: dict, recipe, provenance_of: Callable[[], dict],
-           run_id: str, aoi_geometry, indicator_name: str) -> tuple[Any, dict]:
-    """Table, quicklook and STAC Item for a computed product; returns (table, item dict)."""
-    table = plan.table(stats)
-    table.to_csv(directory / CSV, index=False)
-    table.to_parquet(directory / PARQUET, index=False)
+           run_id: str, aoi_geometry, indicator_name: str,
+           footprint_of: Callable[[Path], Footprint] | None = None) -> tuple[Any, dict]:
+    """Table, quicklook, STAC Item and report of a computed product; returns (indicator table, item dict).
+
+    ``footprint_of(directory)`` reads the run's meter just before the Item is written; its
+    rows end the written table files (indicator ``run footprint``) and it is a property of
+    the Item. The returned table is the indicator's alone: what a rerun reproduces.
+    """
+    indicators = plan.table(stats)
     with xr.open_zarr(directory / ZARR, mask_and_scale=False) as ds:
-        quicklook.draw(ds, plan.legend, table, plan.series, f"SDG {recipe.sdg}: {recipe.title}", directory / PNG)
+        quicklook.draw(ds, plan.legend, indicators, plan.series, f"SDG {recipe.sdg}: {recipe.title}",
+                       directory / PNG)
         years = [int(y) for y in ds.year.values]
         shape = [int(ds.sizes["y"]), int(ds.sizes["x"])]
         layers = list(ds.data_vars)
-    provenance = provenance_of()
-    item = _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers, indicator_name)
+        footprint = footprint_of(directory) if footprint_of is not None else None
+        table = indicators
+        if footprint is not None:
+            rows = pd.DataFrame(footprint.rows((years[0], years[-1])))
+            table = pd.concat([indicators, rows], ignore_index=True).astype(indicators.dtypes.to_dict())
+        table.to_csv(directory / CSV, index=False)
+        table.to_parquet(directory / PARQUET, index=False)
+        provenance = provenance_of()
+        item = _item(run_id, recipe, indicators, provenance, aoi_geometry, years, shape, layers, indicator_name,
+                     footprint=footprint.to_dict() if footprint is not None else None,
+                     store=directory / ZARR)
+        report.write(directory, ds=ds, plan=plan, table=table, item=item.to_dict(), recipe=recipe,
+                     headline=plan.headline(table), footprint=footprint)
+    item.add_asset("report", pystac.Asset(report.REPORT, media_type=pystac.MediaType.HTML, roles=["overview"],
+                                          title="report: values, trend, maps, provenance, footprint"))
     item.set_self_href(str(directory / ITEM))
     item.make_asset_hrefs_relative()
     item.save_object(include_self_link=False, dest_href=str(directory / ITEM))
     (directory / "recipe.yaml").write_text(recipe.text)
-    return table, item.to_dict()
+    return indicators, item.to_dict()
 
 
-def _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers, indicator_name) -> pystac.Item:
+def _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers, indicator_name,
+          footprint: dict | None = None, store: Path | None = None) -> pystac.Item:
+    """The product's STAC Item: values, processing extension, full provenance, array checksums."""
     start = datetime.fromisoformat(f"{years[0]}-01-01T00:00:00+00:00")
     end = datetime.fromisoformat(f"{years[-1]}-12-31T23:59:59+00:00")
     values = {f"{row.series}/{row.period}": row.value for row in table.itertuples()}
+    provenance = {**provenance, "recipe": {**provenance["recipe"], "parameters": _parameters(recipe)}}
     item = pystac.Item(
         id=run_id, geometry=mapping(aoi_geometry), bbox=list(aoi_geometry.bounds), datetime=None,
-        start_datetime=start, end_datetime=end,
+        start_datetime=start, end_datetime=end, stac_extensions=list(ITEM_EXTENSIONS),
         properties={
             "title": f"SDG {recipe.sdg} {recipe.aoi.name} {years[0]}-{years[-1]}",
             "description": indicator_name,
@@ -138,18 +170,37 @@ def _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers,
             "proj:shape": shape,
             "processing:software": provenance["software"],
             "processing:datetime": provenance["finished"],
+            "processing:level": "L4",  # derived from analyses of lower-level data
+            "processing:lineage": _lineage(recipe, provenance, indicator_name),
             "sdgcube:recipe_sha256": recipe.sha256,
             "sdgcube:provenance": provenance,
+            **({"sdgcube:footprint": footprint} if footprint is not None else {}),
+            **({"sdgcube:array_checksums": array_checksums(store)} if store is not None else {}),
         },
     )
     item.add_asset("zarr", pystac.Asset(ZARR, media_type="application/vnd+zarr", roles=["data"],
-                                        title=f"layers: {', '.join(layers)} (Zarr v3)"))
+                                        title=f"layers: {', '.join(layers)} (Zarr v3)",
+                                        extra_fields={"xarray:open_kwargs": dict(ZARR_OPEN_KWARGS)}))
     item.add_asset("table_csv", pystac.Asset(CSV, media_type="text/csv", roles=["data"], title="indicator table"))
     item.add_asset("table_parquet", pystac.Asset(PARQUET, media_type="application/vnd.apache.parquet",
                                                  roles=["data"], title="indicator table"))
     item.add_asset("quicklook", pystac.Asset(PNG, media_type=pystac.MediaType.PNG, roles=["overview"]))
     item.add_asset("recipe", pystac.Asset("recipe.yaml", media_type="application/yaml", roles=["metadata"]))
     return item
+
+
+def _parameters(recipe) -> Any:
+    """The indicator's parameters as plain JSON values (they are a frozen dataclass)."""
+    params = recipe.parameters
+    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else params
+
+
+def _lineage(recipe, provenance: dict, indicator_name: str) -> str:
+    """One sentence a catalogue reader can follow without the provenance block."""
+    inputs = "; ".join(f"{len(v['items'])} items of {', '.join(sorted({i['collection'] for i in v['items']}))}"
+                       f" from {v['catalog']}" for v in provenance["inputs"].values())
+    return (f"SDG {recipe.sdg} ({indicator_name}) computed by sdgcube from {inputs or 'no inputs'}, with recipe "
+            f"sha256 {recipe.sha256[:12]} on a {recipe.grid.crs} grid at {recipe.grid.resolution:g} m.")
 
 
 def dump_json(value: Any) -> str:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 
 import pystac
 
@@ -38,8 +41,38 @@ def software_versions() -> dict[str, str]:
 
 
 def host() -> dict[str, object]:
+    """Where the product was computed: results can differ in the last bits across CPUs/GPUs."""
     return {"system": platform.system(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(), "python": sys.version.split()[0]}
+            "processor": platform.processor() or platform.machine(), "cpu_model": cpu_model(),
+            "gpus": gpus(), "python": sys.version.split()[0]}
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """The CPU model name from /proc/cpuinfo (Linux; x86 "model name", ARM "Hardware"/"Model")."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return None
+    for key in ("model name", "Hardware", "Model", "cpu model"):
+        for line in text.splitlines():
+            name, sep, value = line.partition(":")
+            if sep and name.strip() == key and value.strip():
+                return value.strip()
+    return None
+
+
+def gpus() -> list[dict[str, str]]:
+    """GPUs as nvidia-smi lists them (name, driver, memory); [] without nvidia-smi or a GPU."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    fields = ("name", "driver", "memory")
+    return [dict(zip(fields, (v.strip() for v in line.split(",")))) for line in out.splitlines() if line.strip()]
 
 
 def now() -> datetime:

@@ -1,7 +1,12 @@
-"""A quicklook PNG: the last year's map with a legend, beside the headline series."""
+"""A quicklook PNG: the last year's map with a legend, beside the headline series.
+
+The drawing helpers (``draw_map``, ``draw_series``, ``layer_classes``) are shared with
+the HTML report (``pipeline.report``), so a map looks the same in both.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -11,44 +16,85 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
-from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 MAX_PIXELS = 1200  # longest side drawn; larger layers are strided (a quicklook, not a product)
+NODATA_COLOUR = "#ffffff"
+NODATA_LABEL = "outside AOI / no data"
+PALETTE = "tab20"  # colours of a layer the Plan's Legend does not describe
+
+Classes = Mapping[int, tuple[str, str]]  # value -> (label, colour), like Legend.classes
 
 
 def draw(ds: xr.Dataset, legend, table: pd.DataFrame, series: tuple[str, ...], title: str, path: Path) -> None:
-    layer = ds[legend.layer].isel(time=-1)
-    step = max(1, int(np.ceil(max(layer.shape) / MAX_PIXELS)))
-    data = np.asarray(layer[::step, ::step].values)
-    values = sorted(legend.classes)
-    cmap = ListedColormap([legend.classes[v][1] for v in values] + ["#ffffff"])
-    bounds = [v - 0.5 for v in values] + [values[-1] + 0.5, 255.5]
-    norm = BoundaryNorm(bounds, cmap.N)
-    x, y = layer.x.values[::step], layer.y.values[::step]
     fig, (ax_map, ax_ts) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.3, 1]})
-    ax_map.imshow(np.where(data == 255, 255, data), cmap=cmap, norm=norm, interpolation="nearest",
-                  extent=(x[0], x[-1], y[-1], y[0]))
-    ax_map.set_title(f"{legend.layer} {int(ds.year.values[-1])}")
-    ax_map.ticklabel_format(useOffset=False, style="plain")
-    crs = ds.spatial_ref.attrs.get("crs_wkt", "")
-    ax_map.set_xlabel(f"x ({_crs_name(ds)})" if crs else "x")
-    ax_map.set_ylabel("y")
-    ax_map.legend(handles=[Patch(facecolor=legend.classes[v][1], edgecolor="0.3", label=legend.classes[v][0])
-                           for v in values] + [Patch(facecolor="white", edgecolor="0.3", label="outside AOI / no data")],
-                  loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, frameon=False)
-    for name in series:
-        rows = table[(table.series == name) & (table.start_year == table.end_year)].sort_values("start_year")
-        if len(rows):
-            ax_ts.plot(rows.start_year, rows.value, marker="o", label=f"{name} ({rows.unit.iloc[0]})")
-    ax_ts.set_xlabel("year")
-    ax_ts.grid(alpha=0.3)
-    ax_ts.legend(fontsize=8)
-    ax_ts.set_title("indicator series")
+    classes = draw_map(ax_map, ds, legend.layer, legend.classes, time_index=-1)
+    map_legend(ax_map, classes)
+    draw_series(ax_ts, table, series)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def layer_classes(ds: xr.Dataset, name: str, legend=None) -> dict[int, tuple[str, str]]:
+    """Classes of a layer: the Plan's Legend where it describes the layer, else CF flags."""
+    if legend is not None and legend.layer == name:
+        return dict(legend.classes)
+    attrs = ds[name].attrs
+    values = [int(v) for v in np.atleast_1d(attrs.get("flag_values", []))]
+    meanings = str(attrs.get("flag_meanings", "")).split()
+    cmap = plt.get_cmap(PALETTE)
+    return {v: (meanings[i].replace("_", " ") if i < len(meanings) else str(v), matplotlib.colors.to_hex(cmap(i % 20)))
+            for i, v in enumerate(values)}
+
+
+def draw_map(ax: Axes, ds: xr.Dataset, name: str, classes: Classes, *, time_index: int = -1) -> dict:
+    """Draw one year of a categorical layer; returns the classes drawn (with no data if any)."""
+    layer = ds[name].isel(time=time_index)
+    step = max(1, int(np.ceil(max(layer.shape) / MAX_PIXELS)))
+    data = np.asarray(layer[::step, ::step].values)
+    values = sorted(classes)
+    index = np.full(data.shape, len(values), dtype=np.int16)  # anything unlisted: no data
+    for i, v in enumerate(values):
+        index[data == v] = i
+    cmap = ListedColormap([classes[v][1] for v in values] + [NODATA_COLOUR])
+    x, y = layer.x.values[::step], layer.y.values[::step]
+    ax.imshow(index, cmap=cmap, vmin=-0.5, vmax=len(values) + 0.5, interpolation="nearest",
+              extent=(x[0], x[-1], y[-1], y[0]))
+    ax.set_title(f"{name} {int(ds.year.values[time_index])}")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.set_xlabel(f"x ({_crs_name(ds)})" if ds.spatial_ref.attrs.get("crs_wkt") else "x")
+    ax.set_ylabel("y")
+    drawn = {v: classes[v] for v in values}
+    if (index == len(values)).any():
+        drawn[None] = (NODATA_LABEL, NODATA_COLOUR)
+    return drawn
+
+
+def map_legend(ax: Axes, classes: Mapping, *, ncol: int = 3) -> None:
+    """Class legend under a map."""
+    handles = [Patch(facecolor=colour, edgecolor="0.3", label=label) for label, colour in classes.values()]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=ncol, fontsize=8,
+              frameon=False)
+
+
+def draw_series(ax: Axes, table: pd.DataFrame, series: Sequence[str]) -> int:
+    """Yearly values of ``series`` as lines; returns how many series had values."""
+    drawn = 0
+    for name in series:
+        rows = table[(table.series == name) & (table.start_year == table.end_year)].sort_values("start_year")
+        if len(rows):
+            ax.plot(rows.start_year, rows.value, marker="o", label=f"{name} ({rows.unit.iloc[0]})")
+            drawn += 1
+    ax.set_xlabel("year")
+    ax.grid(alpha=0.3)
+    if drawn:
+        ax.legend(fontsize=8)
+    ax.set_title("indicator series")
+    return drawn
 
 
 def _crs_name(ds: xr.Dataset) -> str:

@@ -21,7 +21,7 @@ from catalog.load import load_cube
 from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
-from pipeline import product, provenance
+from pipeline import footprint, product, provenance
 from pipeline.grid import aoi_mask, block_chunks, make_geobox, pixel_area
 from pipeline.indicators import Context, get_indicator
 from pipeline.recipe import Input, Recipe
@@ -40,10 +40,14 @@ DEFAULT_RETRY = reliability.DEFAULT_POLICY
 
 @dataclass(frozen=True)
 class RunResult:
+    """A written product. ``table`` holds the indicator rows; the table files also end with the
+    run's ``footprint`` rows (indicator ``run footprint``), which no rerun reproduces."""
+
     path: Path
     table: pd.DataFrame
     headline: str
     item: dict
+    footprint: footprint.Footprint | None = None
 
 
 def default_catalog() -> str:
@@ -54,14 +58,24 @@ def default_catalog() -> str:
 
 
 def run(recipe: Recipe, *, catalog: str | None = None, out: Path = Path("outputs"), progress: bool = True,
-        run_id: str | None = None, retry: RetryPolicy | None = None) -> RunResult:
+        run_id: str | None = None, retry: RetryPolicy | None = None,
+        grid_intensity: float = footprint.DEFAULT_GRID_INTENSITY) -> RunResult:
     """Search, load, compute and write one product.
 
     Transient STAC and COG faults are retried per ``retry`` (default ``DEFAULT_RETRY``). An
     asset that still cannot be read fails the run with ``catalog.reliability.AssetReadError``
     (nothing is written), or, with ``inputs.<name>.on_unreadable: nodata``, is read as nodata
     and reported on stderr and in ``provenance["warnings"]`` of the product.
+
+    The run meters itself (``pipeline.footprint``): time, CPU, I/O, memory, energy and
+    CO2e at ``grid_intensity`` gCO2e/kWh land in the table, the Item and the report.
     """
+    with footprint.Meter(grid_intensity=grid_intensity) as meter:
+        return _run(recipe, catalog=catalog, out=out, progress=progress, run_id=run_id, retry=retry, meter=meter)
+
+
+def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_id: str | None,
+         retry: RetryPolicy | None, meter: footprint.Meter) -> RunResult:
     started = provenance.now()
     policy = retry or DEFAULT_RETRY
     reliability.protect_logs()
@@ -108,10 +122,11 @@ def run(recipe: Recipe, *, catalog: str | None = None, out: Path = Path("outputs
         table, item = product.finish(
             partial, plan=plan, stats=stats, recipe=recipe, run_id=run_id, aoi_geometry=aoi,
             indicator_name=indicator.name,
+            footprint_of=lambda directory: meter.read(product_dir=directory, aoi_km2=footprint.aoi_area_km2(aoi)),
             provenance_of=lambda: {**provenance.provenance(recipe=recipe, inputs=inputs, started=started,
                                                            finished=provenance.now()),
                                    "warnings": skipped})
-    return RunResult(path=final, table=table, headline=plan.headline(table), item=item)
+    return RunResult(path=final, table=table, headline=plan.headline(table), item=item, footprint=meter.result)
 
 
 def _load(items: Sequence[pystac.Item], profile: Profile, spec: Input, geobox: GeoBox, chunk: int,
