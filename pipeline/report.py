@@ -117,9 +117,11 @@ def _maps_section(ds: xr.Dataset, legend) -> str:
         drawn: dict = {}
         for ax, t in zip(axes[0], times):
             drawn.update(quicklook.draw_map(ax, ds, name, classes, time_index=t))
-        fig.tight_layout(rect=(0, 0.1, 1, 1))
         handles = [Patch(facecolor=c, edgecolor="0.3", label=label) for label, c in drawn.values()]
-        fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=9, frameon=False)
+        ncol = min(4, len(handles))
+        legend_inches = 0.25 * -(-len(handles) // ncol) + 0.15  # rows of the legend under the maps
+        fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=9, frameon=False)
         long_name = str(ds[name].attrs.get("long_name", name))
         caption = "first and last year" if len(times) > 1 else "the only year"
         figures.append(f"<figure><img alt=\"map of {escape(name)}\" src=\"{_png_data_uri(fig)}\">"
