@@ -242,3 +242,75 @@ def test_property_within_unit_interval_and_matches_f64(args):
     finite = got[~np.isnan(got)]
     assert ((finite >= -1.0) & (finite <= 1.0)).all()
     assert_matches(got, reference_f64(a, b, a_scale, a_offset, b_scale, b_offset, nodata))
+
+
+# --- exact float32 fast path (shared positive scale, integer DN shift, <= 16-bit DNs) ---
+
+
+def nearest_float32(q):
+    """The float32 nearest to the rational q (ties to even), by comparing neighbours exactly."""
+    c = np.float32(float(q))
+    best = None
+    for v in (np.nextafter(c, np.float32(-2)), c, np.nextafter(c, np.float32(2))):
+        d = abs(Fraction(float(v)) - q)
+        if best is None or d < best[0] or (d == best[0] and int(v.view(np.uint32)) % 2 == 0):
+            best = (d, v)
+    return best[1]
+
+
+def assert_correctly_rounded(got, a, b, k, nodata=0):
+    for idx in np.ndindex(a.shape):
+        if a[idx] == nodata or b[idx] == nodata:
+            assert np.isnan(got[idx])
+            continue
+        ia, ib = max(int(a[idx]) + k, 0), max(int(b[idx]) + k, 0)
+        if ia + ib == 0:
+            assert np.isnan(got[idx])
+            continue
+        want = nearest_float32(Fraction(ia - ib, ia + ib))
+        assert got[idx].tobytes() == want.tobytes(), (idx, a[idx], b[idx], got[idx], want)
+
+
+def test_fast_path_is_correctly_rounded_where_float64_rounding_was_not():
+    """Of all 65536**2 uint16 pairs the float64 route misrounded 12, e.g. DN 21971 vs 21972 at offset -0.1."""
+    a = np.array([[[21971, 21972, 42942, 42944, 1000, 1001, 65535]]], np.uint16)
+    b = np.array([[[21972, 21971, 42944, 42942, 1001, 1000, 1]]], np.uint16)
+    got = run(a, b, [S2_NEW[0]], [S2_NEW[1]])
+    assert_correctly_rounded(got, a, b, -1000)
+    a = np.array([[[20971, 20972, 41942, 41944, 49157, 49159]]], np.uint16)  # the same ratios, offset 0
+    b = np.array([[[20972, 20971, 41944, 41942, 49159, 49157]]], np.uint16)
+    assert_correctly_rounded(run(a, b, [S2_OLD[0]], [S2_OLD[1]]), a, b, 0)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
+def test_fast_path_random_pairs_are_correctly_rounded(dtype):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(6)
+    a = rng.integers(info.min, info.max, (2, 40, 50), dtype=dtype, endpoint=True)
+    b = rng.integers(info.min, info.max, (2, 40, 50), dtype=dtype, endpoint=True)
+    nodata = -1 if info.min < 0 else 0
+    for scale, offset, k in [(1e-4, -0.1, -1000), (1e-4, 0.0, 0), (2.0, 6.0, 3), (1e-4, 0.3, 3000)]:
+        s, o = np.full(2, scale), np.full(2, offset)
+        assert_correctly_rounded(run(a, b, s, o, nodata=nodata), a, b, k, nodata)
+
+
+def test_fast_path_and_float64_path_agree_bitwise():
+    """Same DNs as uint16 (fast path) and int32 (float64 path): same bits on ordinary data."""
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 65536, (2, 200, 300)).astype(np.uint16)
+    b = rng.integers(0, 65536, (2, 200, 300)).astype(np.uint16)
+    scale, offset = np.array([1e-4, 1e-4]), np.array([-0.1, 0.0])
+    fast = run(a, b, scale, offset)
+    general = run(a.astype(np.int32), b.astype(np.int32), scale, offset)
+    assert fast.tobytes() == general.tobytes()
+
+
+def test_fast_path_nodata_outside_the_dtype_range():
+    a = np.array([[[0, 5, 65535]]], np.uint16)
+    b = np.array([[[7, 0, 3]]], np.uint16)
+    for nodata in (-1, 65536, 2**31, -(2**31), 2**40):
+        got = run(a, b, [1e-4], [0.0], nodata=nodata)
+        assert_matches(got, reference_exact(a, b, [1e-4], [0.0], [1e-4], [0.0], nodata))
+        assert np.isfinite(got).all()
+    got = run(a.astype(np.int16), b.astype(np.int16), [1e-4], [0.0], nodata=-1)  # 65535 -> -1
+    assert np.isnan(got[0, 0, 2]) and np.isfinite(got[0, 0, :2]).all()

@@ -191,6 +191,19 @@ def test_mk_odd_shapes(shape):
     assert_mk_matches(values)
 
 
+def test_mk_large_cube_no_tie_p_table_matches_references_and_erfc_bits():
+    """Big enough for the tie-free p-value table: same results as pyMannKendall and as erfc."""
+    rng = np.random.default_rng(11)
+    values = gappy_cube(rng, (8, 40, 40))
+    values[:, :5] = np.round(values[:, :5], 1)  # some ties: erfc path in the same call
+    assert_mk_matches(values)
+    big = mk(values)
+    for y, x in [(0, 0), (3, 7), (10, 2), (20, 39), (39, 11)]:
+        alone = mk(values[:, y : y + 1, x : x + 1].copy())  # too small for the table: erfc
+        for f in MK_FIELDS:
+            assert big[f][y, x].tobytes() == alone[f][0, 0].tobytes()
+
+
 finite_or_nan = st.one_of(
     st.just(np.nan), st.sampled_from([0.0, 0.5, 1.0, -1.0]), st.floats(-1e3, 1e3, width=32)
 )
@@ -290,6 +303,22 @@ def test_theil_sen_and_ols_odd_shapes(shape):
     assert slope.shape == shape[1:]
     if shape[0] <= 1:
         assert np.isnan(slope).all()
+
+
+@pytest.mark.parametrize("decimals", [None, 0, 1])
+def test_select_median_equals_sorted_median(decimals):
+    """The quickselect median is the full-sort median, for every length and with heavy ties."""
+    from kernels.composites import _sorted_median
+    from kernels.timeseries import _select_median
+
+    rng = np.random.default_rng(12)
+    for m in list(range(1, 70)) + [90, 91, 190, 780]:
+        for _ in range(5):
+            data = rng.normal(size=m)
+            if decimals is not None:
+                data = np.round(data, decimals)
+            want = _sorted_median(np.sort(data), m)
+            assert _select_median(data.copy(), np.empty(m), m) == want == np.median(data)
 
 
 @st.composite
