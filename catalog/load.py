@@ -329,11 +329,37 @@ def _fill_value(da: xr.DataArray, profile: Profile, band: str):
 def _apply_mask(ds: xr.Dataset, profile: Profile, bands: Sequence[str]) -> xr.Dataset:
     """Set every band to its nodata where the mask band says the pixel is unusable."""
     rule = profile.mask
-    bad = _invalid(rule, ds[rule.band])
+    flags = ds[rule.band]
     out = ds.drop_vars(rule.band)
+    lut = _class_table(rule, flags.dtype)
+    if lut is None:
+        bad = _invalid(rule, flags)
+        for band in bands:
+            out[band] = ds[band].where(~bad, _fill_value(ds[band], profile, band)).assign_attrs(ds[band].attrs)
+        return out
     for band in bands:
-        out[band] = ds[band].where(~bad, _fill_value(ds[band], profile, band)).assign_attrs(ds[band].attrs)
+        # one task per block: a 256-entry table lookup, not dask's isin (a reduction over
+        # a broadcast axis: several tasks and a bool copy per class value)
+        data = ds[band].data
+        fill = _fill_value(ds[band], profile, band)
+        masked = data.map_blocks(_mask_block, flags.data, lut=lut, fill=fill, dtype=data.dtype,
+                                 meta=np.array((), dtype=data.dtype)) if hasattr(data, "map_blocks") \
+            else _mask_block(data, flags.data, lut=lut, fill=fill)
+        out[band] = ds[band].copy(data=masked).assign_attrs(ds[band].attrs)
     return out
+
+
+def _class_table(rule, dtype: np.dtype) -> np.ndarray | None:
+    """A lookup table (True = unusable) for class-value masks on 8-bit flags, else None."""
+    if rule.kind == "bits" or np.dtype(dtype) != np.uint8:
+        return None
+    lut = np.zeros(256, dtype=bool)
+    lut[[v for v in rule.invalid if 0 <= v <= 255]] = True
+    return lut
+
+
+def _mask_block(values: np.ndarray, flags: np.ndarray, *, lut: np.ndarray, fill) -> np.ndarray:
+    return np.where(lut[flags], fill, values)
 
 
 def _native_resolution(item: pystac.Item, key: str) -> float | None:

@@ -3,19 +3,39 @@
 Every wrapper maps a kernel over blocks whose memory is set by the chunk, never by
 the AOI: time is concatenated only within a year, and connected components use a
 halo just wide enough to make the minimum-mapping-unit filter exact.
+
+The indicator products (``water_class_products``, ``forest_products``) go further: one
+task per (year, spatial block) makes the year's layer block AND its class areas, with
+the AOI mask and pixel areas recomputed inside (a few ms). Nothing is then shared
+between years or blocks, so no block waits in memory for a later consumer: dask runs
+these graphs year after year across all blocks, and a mask or area block shared by all
+years would stay resident for the whole run, growing with the AOI.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
+import operator
+import os
+import sys
+import uuid
 
 import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+from odc.geo.geobox import GeoBox
+from shapely.geometry.base import BaseGeometry
 
 import kernels
-from pipeline.grid import block_chunks
+from pipeline.grid import aoi_in_crs, area_of, block_chunks, inside_mask
+
+# Scratch of the water kernels per strip of rows: t x rows x width <= this many pixels.
+STRIP_PIXELS = 1 << 20
+# glibc: allocations at least this large get their own mmap and go back to the OS when freed.
+MMAP_THRESHOLD = 1 << 20
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 NODATA_U8 = kernels.NODATA_U8
 
@@ -41,23 +61,180 @@ def yearly_water_classes(first: xr.DataArray, second: xr.DataArray, years: list[
         scales = (coords[f"scale_{band_a}"].values, coords[f"offset_{band_a}"].values,
                   coords[f"scale_{band_b}"].values, coords[f"offset_{band_b}"].values)
         nodata = int(first.attrs.get("nodata", 0))
-        out.append(da.map_blocks(_water_block, a, b, scales=tuple(np.asarray(s, np.float64) for s in scales),
+        out.append(da.map_blocks(_water_map_block, a, b, scales=tuple(np.asarray(s, np.float64) for s in scales),
                                  nodata=nodata, threshold=threshold, min_observations=min_observations,
                                  permanent_fraction=permanent_fraction, drop_axis=0, dtype=np.uint8,
                                  meta=np.array((), dtype=np.uint8)))
     return da.stack(out)
 
 
-def _water_block(a, b, *, scales, nodata, threshold, min_observations, permanent_fraction):
+def _water_map_block(a, b, **kw):
+    return _water_block([a], [b], **kw)
+
+
+def _water_block(a_blocks, b_blocks, *, scales, nodata, threshold, min_observations, permanent_fraction):
+    """Yearly classes of one spatial block from its dates' DN blocks (lists of (k, y, x)).
+
+    The blocks are never concatenated, and the float32 index and water masks exist for
+    one strip of rows at a time (<= STRIP_PIXELS), so the scratch stays small whatever
+    the number of dates.
+    """
     a_scale, a_offset, b_scale, b_offset = scales
-    index = np.empty(a.shape, dtype=np.float32)
-    kernels.normalized_difference(np.ascontiguousarray(a), np.ascontiguousarray(b),
-                                  a_scale, a_offset, b_scale, b_offset, nodata, index)
-    water = np.empty(a.shape, dtype=np.uint8)
-    kernels.classify_water(index, threshold, water)
-    out = np.empty(a.shape[1:], dtype=np.uint8)
-    kernels.yearly_water_class(water, min_observations, permanent_fraction, out)
+    nt = sum(blk.shape[0] for blk in a_blocks)
+    ny, nx = a_blocks[0].shape[1:]
+    out = np.empty((ny, nx), dtype=np.uint8)
+    rows = max(1, STRIP_PIXELS // max(1, nt * nx))
+    for r0 in range(0, ny, rows):
+        r1 = min(ny, r0 + rows)
+        index = np.empty((nt, r1 - r0, nx), dtype=np.float32)
+        t = 0
+        for a, b in zip(a_blocks, b_blocks):
+            k = a.shape[0]
+            kernels.normalized_difference(np.ascontiguousarray(a[:, r0:r1]), np.ascontiguousarray(b[:, r0:r1]),
+                                          a_scale[t:t + k], a_offset[t:t + k], b_scale[t:t + k],
+                                          b_offset[t:t + k], nodata, index[t:t + k])
+            t += k
+        water = np.empty(index.shape, dtype=np.uint8)
+        kernels.classify_water(index, threshold, water)
+        kernels.yearly_water_class(water, min_observations, permanent_fraction, out[r0:r1])
     return out
+
+
+def bound_allocator() -> None:
+    """Let freed chunk buffers go back to the OS, so peak RSS follows the chunk.
+
+    glibc raises its mmap threshold to the size of each large buffer freed (up to 32 MiB)
+    and then serves chunk-sized arrays from per-thread heaps that it rarely returns:
+    measured here, the 16x-area 6.6.1 run peaked 77 MiB higher than with a fixed 1 MiB
+    threshold, for the same data in flight. A no-op off glibc, or when the user set
+    MALLOC_MMAP_THRESHOLD_ (theirs wins).
+    """
+    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    except (OSError, AttributeError):  # musl or another libc: leave its policy alone
+        pass
+
+
+def _block_slices(chunks: tuple[tuple[int, ...], tuple[int, ...]]):
+    """(i, j, rows, cols) of every spatial block, row-major."""
+    starts = [np.cumsum((0,) + c) for c in chunks]
+    for i in range(len(chunks[0])):
+        for j in range(len(chunks[1])):
+            yield i, j, slice(int(starts[0][i]), int(starts[0][i + 1])), slice(int(starts[1][j]), int(starts[1][j + 1]))
+
+
+def _assemble(tasks: dict[tuple[int, int], object], chunks, dtype, position: int = 0) -> da.Array:
+    """A (y, x) dask array from item ``position`` of per-block delayed tuples."""
+    rows = []
+    for i, h in enumerate(chunks[0]):
+        rows.append([da.from_delayed(dask.delayed(operator.getitem, pure=True)(tasks[i, j], position), shape=(h, w),
+                                     dtype=dtype, meta=np.array((), dtype=dtype))
+                     for j, w in enumerate(chunks[1])])
+    return da.block(rows)
+
+
+def _total(tasks: list, position: int) -> dask.delayed:
+    parts = [dask.delayed(operator.getitem, pure=True)(t, position) for t in tasks]
+    return dask.delayed(_sum_in_order, pure=True)(parts)
+
+
+def water_class_products(first: xr.DataArray, second: xr.DataArray, years: list[int], *, geobox: GeoBox,
+                         aoi: BaseGeometry, threshold: float, min_observations: int,
+                         permanent_fraction: float) -> tuple[da.Array, dask.delayed]:
+    """(year, y, x) uint8 water classes (255 outside the AOI) and delayed (year, 256) areas (m²).
+
+    As ``yearly_water_classes`` + ``outside_aoi`` + ``class_areas``, fused: one task per
+    year and spatial block takes that year's DN blocks (never concatenated) and returns
+    the classes block and its class areas.
+    """
+    band_a, band_b = first.name, second.name
+    year_of = first["time"].dt.year.values
+    chunks = first.data.chunks[1:]
+    geom = aoi_in_crs(aoi, geobox)
+    nodata = int(first.attrs.get("nodata", 0))
+    name = f"water-products-{uuid.uuid4().hex[:8]}"
+    layers, stats = [], []
+    for y, year in enumerate(years):
+        idx = np.flatnonzero(year_of == year)
+        coords = first.isel(time=idx).coords
+        scales = tuple(np.asarray(coords[k].values, np.float64) for k in
+                       (f"scale_{band_a}", f"offset_{band_a}", f"scale_{band_b}", f"offset_{band_b}"))
+        a = first.isel(time=idx).data.to_delayed(optimize_graph=False) if idx.size else None
+        b = second.isel(time=idx).data.to_delayed(optimize_graph=False) if idx.size else None
+        tasks = {}
+        for i, j, rows, cols in _block_slices(chunks):
+            tasks[i, j] = dask.delayed(_water_products, pure=True)(
+                list(a[:, i, j]) if a is not None else [], list(b[:, i, j]) if b is not None else [],
+                geobox[rows, cols], geom, scales=scales, nodata=nodata, threshold=threshold,
+                min_observations=min_observations, permanent_fraction=permanent_fraction,
+                dask_key_name=(name, y, i, j))
+        layers.append(_assemble(tasks, chunks, np.uint8))
+        stats.append(_total(list(tasks.values()), 1))
+    return da.stack(layers), dask.delayed(np.stack, pure=True)(stats)
+
+
+def _water_products(a_blocks, b_blocks, box: GeoBox, geom, *, scales, nodata, threshold, min_observations,
+                    permanent_fraction):
+    if a_blocks:
+        classes = _water_block(a_blocks, b_blocks, scales=scales, nodata=nodata, threshold=threshold,
+                               min_observations=min_observations, permanent_fraction=permanent_fraction)
+    else:  # a year without any scene
+        classes = np.full(box.shape, kernels.NO_OBSERVATION, dtype=np.uint8)
+    classes[~inside_mask(box, geom)] = NODATA_U8
+    return classes, _block_areas(classes, area_of(box))
+
+
+def forest_products(landcover: da.Array, *, geobox: GeoBox, aoi: BaseGeometry, forest_classes: list[int],
+                    min_area: float, eight_connected: bool, depth: int, lc_nodata: int = 0,
+                    ) -> tuple[da.Array, da.Array, dask.delayed, dask.delayed]:
+    """Forest and land-cover layers and their class areas from a (year, y, x) land-cover cube.
+
+    Returns (forest, landcover layer, delayed land-cover areas, delayed forest areas):
+    forest is 1/0 with 255 where there is no land cover or outside the AOI, patches under
+    ``min_area`` m² removed; the land-cover layer is the input with ``lc_nodata`` outside
+    the AOI; land-cover areas count outside-AOI pixels as class 255. One task per year
+    and spatial block reads its block grown by ``depth`` pixels (exact MMU, see
+    ``mmu_depth``) and makes everything, the AOI mask and pixel areas included.
+    """
+    chunks = landcover.chunks[1:]
+    ny, nx = landcover.shape[1:]
+    geom = aoi_in_crs(aoi, geobox)
+    name = f"forest-products-{uuid.uuid4().hex[:8]}"
+    forest, layer, lc_stats, forest_stats = [], [], [], []
+    for y in range(landcover.shape[0]):
+        tasks = {}
+        for i, j, rows, cols in _block_slices(chunks):
+            grown = (slice(max(0, rows.start - depth), min(ny, rows.stop + depth)),
+                     slice(max(0, cols.start - depth), min(nx, cols.stop + depth)))
+            window = landcover[y, grown[0], grown[1]]
+            window = window.rechunk(window.shape).to_delayed(optimize_graph=False).ravel()[0]
+            inner = (slice(rows.start - grown[0].start, rows.stop - grown[0].start),
+                     slice(cols.start - grown[1].start, cols.stop - grown[1].start))
+            tasks[i, j] = dask.delayed(_forest_products, pure=True)(
+                window, geobox[grown[0], grown[1]], geom, inner, forest_classes=tuple(forest_classes),
+                min_area=min_area, eight_connected=eight_connected, lc_nodata=lc_nodata,
+                dask_key_name=(name, y, i, j))
+        forest.append(_assemble(tasks, chunks, np.uint8))
+        layer.append(_assemble(tasks, chunks, np.uint8, position=1))
+        lc_stats.append(_total(list(tasks.values()), 2))
+        forest_stats.append(_total(list(tasks.values()), 3))
+    return (da.stack(forest), da.stack(layer), dask.delayed(np.stack, pure=True)(lc_stats),
+            dask.delayed(np.stack, pure=True)(forest_stats))
+
+
+def _forest_products(window, box: GeoBox, geom, inner, *, forest_classes, min_area, eight_connected, lc_nodata):
+    inside = inside_mask(box, geom)
+    lc = np.where(inside, window, np.uint8(NODATA_U8))  # 255 = outside the AOI
+    unknown = (lc == lc_nodata) | (lc == NODATA_U8)
+    candidate = np.where(unknown, np.uint8(NODATA_U8), np.isin(lc, forest_classes).astype(np.uint8))
+    area = area_of(box)
+    if min_area:
+        candidate = _mmu_block(candidate, area, min_area=min_area, eight_connected=eight_connected)
+    forest, lc, area = candidate[inner], np.ascontiguousarray(lc[inner]), np.ascontiguousarray(area[inner])
+    layer = np.where(inside[inner], lc, np.uint8(lc_nodata))
+    return forest, layer, _block_areas(lc, area), _block_areas(np.ascontiguousarray(forest), area)
 
 
 def mmu_depth(min_area: float, smallest_pixel_area: float) -> int:

@@ -1,5 +1,9 @@
-"""``python -m catalog.demo [--out DIR] [--seed N] [--force]``: build the demo catalog if it is
-missing (or always, with --force) and print a one-line summary."""
+"""``python -m catalog.demo [--out DIR] [--seed N] [--scale K] [--force]``: build the demo
+catalog if it is missing (or always, with --force) and print a one-line summary.
+
+``--scale K`` multiplies the area (tiles and AOI, each side by sqrt(K)) for memory and
+scaling benchmarks; such catalogs need their own ``--out`` and their AOI is printed.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,14 @@ import argparse
 import time
 from pathlib import Path
 
-from catalog.demo.generate import DEFAULT_DIR, DEFAULT_SEED, build_demo_catalog, is_current, load_truth
+from catalog.demo.generate import (
+    DEFAULT_DIR,
+    DEFAULT_SCALE,
+    DEFAULT_SEED,
+    build_demo_catalog,
+    is_current,
+    load_truth,
+)
 
 
 def _size_mb(root: Path) -> float:
@@ -16,14 +27,19 @@ def _size_mb(root: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m catalog.demo", description=__doc__)
-    parser.add_argument("--out", type=Path, default=DEFAULT_DIR, help=f"output folder (default {DEFAULT_DIR})")
+    parser.add_argument("--out", "--dir", type=Path, default=DEFAULT_DIR, help=f"output folder (default {DEFAULT_DIR})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)")
+    parser.add_argument("--scale", type=float, default=DEFAULT_SCALE,
+                        help="area multiplier of tiles and AOI (default %(default)s: the embedded demo)")
     parser.add_argument("--force", action="store_true", help="rebuild even if a current catalog exists")
     args = parser.parse_args(argv)
+    scale = int(args.scale) if float(args.scale).is_integer() else args.scale
     out = args.out.resolve()
+    if scale != DEFAULT_SCALE and out == DEFAULT_DIR.resolve():
+        parser.error(f"--scale {scale} needs its own --out DIR (the embedded demo in {DEFAULT_DIR} stays at scale 1)")
     start = time.perf_counter()
-    if args.force or not is_current(out, args.seed):
-        build_demo_catalog(out, args.seed, force=True)
+    if args.force or not is_current(out, args.seed, scale):
+        build_demo_catalog(out, args.seed, force=True, scale=scale)
         how = f"built in {time.perf_counter() - start:.1f} s"
     else:
         how = "already present"
@@ -32,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo catalog {out / 'catalog.json'}: {len(items['kept']) + len(items['excluded_by_cloud_cover'])} "
           f"sentinel-2-l2a items ({len(items['excluded_by_cloud_cover'])} with cloud cover >= 60), "
           f"{len(truth['sdg_15_1_1']['years'])} esa-worldcover items, seed {args.seed}, "
-          f"{_size_mb(out):.1f} MB, {how}")
+          + (f"scale {scale} (AOI bbox {truth['aoi']['bbox']}), " if scale != DEFAULT_SCALE else "")
+          + f"{_size_mb(out):.1f} MB, {how}")
     return 0
 
 

@@ -7,6 +7,10 @@ raster:bands scale/offset, processing baselines before/after 04.00, SCL masks, t
 overlapping tiles, a nodata wedge) whose correct answer is known exactly. Every number
 in truth.json comes from the design (rasterized shapes and exact cell areas), never
 from running a classifier. Same seed -> byte-identical COGs and JSON.
+
+``scale`` (``Layout``; ``python -m catalog.demo --scale 16 --out DIR``) grows the tiles and
+the AOI to that many times the area, for memory and scaling benchmarks; scale 1 is the
+embedded demo, unchanged byte for byte. The scaled AOI is ``truth.json["aoi"]["bbox"]``.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ LC_MARGIN_UNITS = 48  # land-cover grid = AOI + 0.004 deg on each side
 WORLDCOVER_TILE = "S15W057"  # the real 3x3 deg WorldCover tile holding this AOI
 NODATA_TILE = "21LYH"  # its swath-edge wedge lies inside the overlap, where 21LXH has data
 WEDGE_TOP_WIDTH_M = 900.0  # wedge: x < 603000 + 900 m * (y - south) / height
+DEFAULT_SCALE = 1  # area multiplier of the scene (benchmarks use 4, 16); 1 = the embedded demo
 
 # ---------------------------------------------------------------- time
 YEARS = tuple(range(2016, 2025))
@@ -214,10 +219,53 @@ class Grid:
         return [float(v) for v in self.transform][:6] + [0.0, 0.0, 1.0]
 
 
-def utm_grid(x0: float, x1: float, res: int) -> Grid:
-    """The S2 grid of one resolution over [x0, x1] x TILE_Y."""
-    return Grid(UTM_CRS, Affine(res, 0, x0, 0, -res, TILE_Y[1]),
-                int((x1 - x0) // res), int((TILE_Y[1] - TILE_Y[0]) // res))
+@dataclass(frozen=True)
+class Layout:
+    """Where the two tiles lie. ``scale`` multiplies the area: every length measured from
+    the south-west corner (tile edges, overlap, nodata wedge) grows by sqrt(scale), rounded
+    to whole 20 m pixels. The lake keeps its place, the forest pieces and the town their
+    offsets from the AOI's north-west corner: a scaled catalog is the demo with more land
+    around it, and its truth.json is still exact (for memory/scaling benchmarks)."""
+
+    scale: float = DEFAULT_SCALE
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.scale, (int, float)) and 1 <= self.scale <= 400):
+            raise ValueError(f"demo catalog scale must be a number within 1..400 (area multiplier); got {self.scale!r}")
+
+    def _grow(self, metres: float) -> float:
+        """A length from the south-west corner at this scale (exactly ``metres`` at scale 1)."""
+        return metres if self.scale == 1 else round(metres * math.sqrt(self.scale) / 20) * 20
+
+    @property
+    def tile_x(self) -> dict[str, tuple[float, float]]:
+        x0 = UNION_X[0]
+        return {tile: (x0 + self._grow(a - x0), x0 + self._grow(b - x0)) for tile, (a, b) in TILE_X.items()}
+
+    @property
+    def tile_y(self) -> tuple[float, float]:
+        return TILE_Y[0], TILE_Y[0] + self._grow(TILE_Y[1] - TILE_Y[0])
+
+    @property
+    def union_x(self) -> tuple[float, float]:
+        return UNION_X[0], UNION_X[0] + self._grow(UNION_X[1] - UNION_X[0])
+
+    @property
+    def overlap_x(self) -> tuple[float, float]:
+        return tuple(UNION_X[0] + self._grow(v - UNION_X[0]) for v in OVERLAP_X)
+
+    @property
+    def wedge_top_width(self) -> float:
+        return self._grow(WEDGE_TOP_WIDTH_M)
+
+
+DEMO_LAYOUT = Layout()
+
+
+def utm_grid(x0: float, x1: float, res: int, y: tuple[float, float] = TILE_Y) -> Grid:
+    """The S2 grid of one resolution over [x0, x1] x ``y`` (default TILE_Y)."""
+    return Grid(UTM_CRS, Affine(res, 0, x0, 0, -res, y[1]),
+                int((x1 - x0) // res), int((y[1] - y[0]) // res))
 
 
 def geodesic_cell_area(south: np.ndarray | float, north: np.ndarray | float, dlon_deg: float) -> np.ndarray:
@@ -250,20 +298,21 @@ def _utm_polygon_to_geo(poly: Polygon) -> Polygon:
 
 
 @cache
-def wedge_mask(res: int) -> np.ndarray:
+def wedge_mask(res: int, layout: Layout = DEMO_LAYOUT) -> np.ndarray:
     """The swath-edge nodata wedge of NODATA_TILE in that tile's pixels at ``res``: decided
     on the 20 m grid (cell centres) so that 10 m and 20 m nodata coincide exactly."""
-    x, y = utm_grid(*TILE_X[NODATA_TILE], 20).centres()
-    wedge = x < TILE_X[NODATA_TILE][0] + WEDGE_TOP_WIDTH_M * (y - TILE_Y[0]) / (TILE_Y[1] - TILE_Y[0])
-    assert (x[wedge] + 10 < OVERLAP_X[1]).all(), "the nodata wedge must stay inside the tile overlap"
+    (tx0, _), (ty0, ty1) = layout.tile_x[NODATA_TILE], layout.tile_y
+    x, y = utm_grid(*layout.tile_x[NODATA_TILE], 20, layout.tile_y).centres()
+    wedge = x < tx0 + layout.wedge_top_width * (y - ty0) / (ty1 - ty0)
+    assert (x[wedge] + 10 < layout.overlap_x[1]).all(), "the nodata wedge must stay inside the tile overlap"
     return _upsample(wedge, 20 // res)
 
 
-def valid_footprint(tile: str) -> Polygon:
+def valid_footprint(tile: str, layout: Layout = DEMO_LAYOUT) -> Polygon:
     """The tile's data footprint in UTM (the tile square minus its wedge)."""
-    (x0, x1), (y0, y1) = TILE_X[tile], TILE_Y
+    (x0, x1), (y0, y1) = layout.tile_x[tile], layout.tile_y
     if tile == NODATA_TILE:
-        return Polygon([(x0, y0), (x0 + WEDGE_TOP_WIDTH_M, y1), (x1, y1), (x1, y0)])
+        return Polygon([(x0, y0), (x0 + layout.wedge_top_width, y1), (x1, y1), (x1, y0)])
     return box(x0, y0, x1, y1)
 
 
@@ -271,10 +320,11 @@ def valid_footprint(tile: str) -> Polygon:
 class Design:
     """Everything fixed by the constants and the seed: grids, AOI, land cover, scenes."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, layout: Layout = DEMO_LAYOUT) -> None:
         self.seed = seed
-        self.world10 = utm_grid(*UNION_X, 10)
-        self.world20 = utm_grid(*UNION_X, 20)
+        self.layout = layout
+        self.world10 = utm_grid(*layout.union_x, 10, layout.tile_y)
+        self.world20 = utm_grid(*layout.union_x, 20, layout.tile_y)
 
     def rng(self, *stream: int) -> np.random.Generator:
         """An independent random stream per purpose, so results never depend on call order."""
@@ -285,8 +335,9 @@ class Design:
     def aoi_units(self) -> tuple[int, int, int, int]:
         """AOI (W, S, E, N) in 1/12000 degree: inscribed in the union minus the margin,
         edges snapped inward."""
-        x0, x1 = UNION_X[0] + AOI_MARGIN_M, UNION_X[1] - AOI_MARGIN_M
-        y0, y1 = TILE_Y[0] + AOI_MARGIN_M, TILE_Y[1] - AOI_MARGIN_M
+        (ux0, ux1), (ty0, ty1) = self.layout.union_x, self.layout.tile_y
+        x0, x1 = ux0 + AOI_MARGIN_M, ux1 - AOI_MARGIN_M
+        y0, y1 = ty0 + AOI_MARGIN_M, ty1 - AOI_MARGIN_M
         lon, lat = _to_geo().transform([x0, x0, x1, x1], [y0, y1, y0, y1])
         west, east = max(lon[0], lon[1]), min(lon[2], lon[3])
         south, north = max(lat[0], lat[2]), min(lat[1], lat[3])
@@ -627,15 +678,16 @@ def _encode(rho: np.ndarray, offset: float, saturated: np.ndarray) -> np.ndarray
     return dn
 
 
-def cut_tile(world: dict[str, np.ndarray], tile: str) -> dict[str, np.ndarray]:
+def cut_tile(world: dict[str, np.ndarray], tile: str, layout: Layout = DEMO_LAYOUT) -> dict[str, np.ndarray]:
     """One tile's arrays from the world arrays (blanking the wedge on NODATA_TILE)."""
     out = {}
+    (x0, x1), ux0 = layout.tile_x[tile], layout.union_x[0]
     for key, data in world.items():
         res = 10 if key in BANDS_10M else 20
-        c0 = int((TILE_X[tile][0] - UNION_X[0]) // res)
-        part = data[:, c0:c0 + int((TILE_X[tile][1] - TILE_X[tile][0]) // res)].copy()
+        c0 = int((x0 - ux0) // res)
+        part = data[:, c0:c0 + int((x1 - x0) // res)].copy()
         if tile == NODATA_TILE:
-            part[wedge_mask(res)] = 0
+            part[wedge_mask(res, layout)] = 0
         out[key] = part
     return out
 
@@ -672,12 +724,14 @@ def _percentage(mask: np.ndarray, valid: np.ndarray) -> float:
     return round(100.0 * float(mask[valid].mean()), 2)
 
 
-def s2_item(scene: Scene, tile: str, arrays: dict[str, np.ndarray], href_root: str) -> pystac.Item:
+def s2_item(scene: Scene, tile: str, arrays: dict[str, np.ndarray], href_root: str,
+            layout: Layout = DEMO_LAYOUT) -> pystac.Item:
     """An Earth Search v1 shaped Sentinel-2 L2A item for one tile and date."""
     item_id = scene.item_id(tile)
     scl = arrays["scl"]
     valid = scl != SCL_NODATA
-    footprint = _utm_polygon_to_geo(valid_footprint(tile))
+    footprint = _utm_polygon_to_geo(valid_footprint(tile, layout))
+    tile_grid = lambda res: utm_grid(*layout.tile_x[tile], res, layout.tile_y)  # noqa: E731
     props = {
         "platform": f"sentinel-{scene.platform[1:].lower()}", "constellation": "sentinel-2",
         "instruments": ["msi"], "gsd": 10,
@@ -700,8 +754,8 @@ def s2_item(scene: Scene, tile: str, arrays: dict[str, np.ndarray], href_root: s
         band = {"data_type": "uint16", "bits_per_sample": 15, "spatial_resolution": res,
                 "scale": DN_SCALE, "offset": scene.offset}
         item.add_asset(key, _asset(f"{base}/{key}.tif", f"{key} ({S2_BAND_INFO[key][0]}) - {res}m",
-                                   utm_grid(*TILE_X[tile], res), band, ["data", "reflectance"], **_band_fields(key)))
-    item.add_asset("scl", _asset(f"{base}/scl.tif", "Scene classification map (SCL)", utm_grid(*TILE_X[tile], 20),
+                                   tile_grid(res), band, ["data", "reflectance"], **_band_fields(key)))
+    item.add_asset("scl", _asset(f"{base}/scl.tif", "Scene classification map (SCL)", tile_grid(20),
                                  {"data_type": "uint8", "spatial_resolution": 20}, ["data"], gsd=20))
     return item
 
@@ -843,12 +897,14 @@ def _write_sentinel2(design: Design, root: Path, href_root: str) -> list[pystac.
     items = []
     for scene in design.scenes:
         world = render_scene(design, scene, atmospheres[scene.key])
-        for tile in TILE_X:
-            arrays = cut_tile(world, tile)
-            item = s2_item(scene, tile, arrays, href_root)
+        layout = design.layout
+        for tile in layout.tile_x:
+            arrays = cut_tile(world, tile, layout)
+            item = s2_item(scene, tile, arrays, href_root, layout)
             for key, data in arrays.items():
                 res = 10 if key in BANDS_10M else 20
-                write_cog(root / S2_COLLECTION / item.id / f"{key}.tif", data, utm_grid(*TILE_X[tile], res), 0,
+                write_cog(root / S2_COLLECTION / item.id / f"{key}.tif", data,
+                          utm_grid(*layout.tile_x[tile], res, layout.tile_y), 0,
                           categorical=key == "scl")
             items.append(item)
     return items
@@ -865,7 +921,7 @@ def _write_catalog(design: Design, root: Path, final_dir: Path) -> None:
     catalog.add_children([s2_collection(s2_items), worldcover_collection(lc_items)])
     catalog.normalize_hrefs(root.as_posix() + "/")  # trailing slash: a directory, whatever its name
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
-    truth = {"generator": {"seed": design.seed, "version": GENERATOR_VERSION},
+    truth = {"generator": _generator_id(design.seed, design.layout.scale),
              "aoi": {"bbox": design.aoi_bbox, "crs": GEO_CRS},
              "sdg_15_1_1": truth_15_1_1(design),
              "sdg_6_6_1": truth_6_6_1(design),
@@ -873,17 +929,35 @@ def _write_catalog(design: Design, root: Path, final_dir: Path) -> None:
     (root / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
 
 
-def build_demo_catalog(out_dir: Path = DEFAULT_DIR, seed: int = DEFAULT_SEED, force: bool = False) -> Path:
+def _generator_id(seed: int, scale: float) -> dict:
+    """What identifies a build in truth.json (scale only when not 1: the demo stays byte-identical)."""
+    ident = {"seed": seed, "version": GENERATOR_VERSION}
+    if scale != DEFAULT_SCALE:
+        ident["scale"] = scale
+    return ident
+
+
+def build_demo_catalog(out_dir: Path = DEFAULT_DIR, seed: int = DEFAULT_SEED, force: bool = False,
+                       scale: float = DEFAULT_SCALE) -> Path:
     """Build the demo catalog into ``out_dir`` atomically (a temporary sibling renamed into
-    place), so readers never see a half-written catalog. Returns the catalog.json path."""
+    place), so readers never see a half-written catalog. Returns the catalog.json path.
+
+    ``scale`` multiplies the area (tiles and AOI; see ``Layout``): the scaled AOI bbox is
+    ``truth.json["aoi"]["bbox"]`` (also ``aoi_bbox(scale)``). Scaled catalogs are for
+    benchmarks and never go to the embedded ``DEFAULT_DIR``.
+    """
     out_dir = Path(out_dir).resolve()
+    layout = Layout(scale)
+    if scale != DEFAULT_SCALE and out_dir == DEFAULT_DIR.resolve():
+        raise ValueError(f"a demo catalog at scale {scale} must not replace the embedded one in {out_dir}: "
+                         "give another directory (e.g. outputs/bench/demo-x4)")
     if out_dir.exists() and not force:
         raise FileExistsError(f"{out_dir} exists: pass force=True (--force) to rebuild it")
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        _write_catalog(Design(seed), tmp, out_dir)
+        _write_catalog(Design(seed, layout), tmp, out_dir)
         if out_dir.exists():
             if not force:  # another process published one while this one was building
                 raise FileExistsError(f"{out_dir} appeared during the build")
@@ -895,23 +969,24 @@ def build_demo_catalog(out_dir: Path = DEFAULT_DIR, seed: int = DEFAULT_SEED, fo
     return out_dir / "catalog.json"
 
 
-def is_current(out_dir: Path, seed: int = DEFAULT_SEED) -> bool:
-    """True if ``out_dir`` holds a complete catalog made by this generator version and seed."""
+def is_current(out_dir: Path, seed: int = DEFAULT_SEED, scale: float = DEFAULT_SCALE) -> bool:
+    """True if ``out_dir`` holds a complete catalog made by this generator version, seed and scale."""
     truth = Path(out_dir) / "truth.json"
     if not ((Path(out_dir) / "catalog.json").is_file() and truth.is_file()):
         return False
-    return json.loads(truth.read_text()).get("generator") == {"seed": seed, "version": GENERATOR_VERSION}
+    return json.loads(truth.read_text()).get("generator") == _generator_id(seed, scale)
 
 
-def ensure_demo_catalog(out_dir: Path = DEFAULT_DIR, seed: int = DEFAULT_SEED) -> Path:
+def ensure_demo_catalog(out_dir: Path = DEFAULT_DIR, seed: int = DEFAULT_SEED,
+                        scale: float = DEFAULT_SCALE) -> Path:
     """The catalog.json path, building the catalog first only if it is missing, incomplete,
-    or from another generator version or seed (cheap to call from every test or demo)."""
+    or from another generator version, seed or scale (cheap to call from every test or demo)."""
     out_dir = Path(out_dir).resolve()
-    if not is_current(out_dir, seed):
+    if not is_current(out_dir, seed, scale):
         try:
-            build_demo_catalog(out_dir, seed, force=out_dir.exists())
+            build_demo_catalog(out_dir, seed, force=out_dir.exists(), scale=scale)
         except FileExistsError:  # a concurrent caller published it first
-            if not is_current(out_dir, seed):
+            if not is_current(out_dir, seed, scale):
                 raise
     return out_dir / "catalog.json"
 
@@ -920,3 +995,9 @@ def load_truth(out_dir: Path = DEFAULT_DIR) -> dict:
     """The known truth beside catalog.json: AOI, per-year SDG 15.1.1 and 6.6.1 values and
     which items a max cloud cover of 60 keeps. Pipeline tests compare against it."""
     return json.loads((Path(out_dir) / "truth.json").read_text())
+
+
+def aoi_bbox(scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> list[float]:
+    """The AOI (W, S, E, N, WGS84) of a catalog built at ``scale``, without building it:
+    give it to ``Recipe.with_bbox`` to run a recipe on a scaled catalog."""
+    return Design(seed, Layout(scale)).aoi_bbox

@@ -11,14 +11,13 @@ import warnings
 from dataclasses import dataclass
 from typing import Literal
 
-import dask.array as da
 import numpy as np
 
 import kernels
 from pipeline import dispatch, tables
 from pipeline.indicators import Context, Indicator, Legend, Plan, register
 from pipeline.grid import smallest_pixel_area
-from pipeline.layers import outside_aoi, yearly_layer
+from pipeline.layers import yearly_layer
 
 NOT_FOREST, FOREST = 0, 1
 FOREST_CLASSES = {NOT_FOREST: "not forest", FOREST: "forest"}
@@ -59,30 +58,23 @@ def plan(ctx: Context) -> Plan:
     years = _years_with_data(cube, recipe.periods.all_years())
     min_area = params.mmu_ha * M2_PER_HA
     depth = dispatch.mmu_depth(min_area, smallest_pixel_area(ctx.geobox)) if min_area else 0
-    landcover, forest = [], []
-    for year in years:
-        lc = cube.isel(time=int(np.flatnonzero(cube.time.dt.year.values == year)[0])).data
-        lc = da.where(ctx.aoi_mask, lc, np.uint8(kernels.NODATA_U8))  # 255 = outside the AOI
-        unknown = (lc == LANDCOVER_NODATA) | (lc == kernels.NODATA_U8)  # no data, or outside the AOI
-        candidate = da.where(unknown, np.uint8(kernels.NODATA_U8),
-                             da.isin(lc, list(params.forest_classes)).astype(np.uint8))
-        if min_area:
-            candidate = dispatch.mmu_filter(candidate, ctx.pixel_area, min_area=min_area,
-                                            eight_connected=params.connectivity == 8, depth=depth)
-        landcover.append(lc)
-        forest.append(candidate)
-    landcover, forest = da.stack(landcover), da.stack(forest)
+    dispatch.bound_allocator()
+    index = [int(np.flatnonzero(cube.time.dt.year.values == year)[0]) for year in years]
+    # one task per year and block: AOI mask, forest with exact MMU, layers and areas together
+    forest, landcover, lc_areas, forest_areas = dispatch.forest_products(
+        cube.isel(time=index).data, geobox=ctx.geobox, aoi=recipe.aoi.shape(),
+        forest_classes=list(params.forest_classes), min_area=min_area,
+        eight_connected=params.connectivity == 8, depth=depth, lc_nodata=LANDCOVER_NODATA)
     forest_layer = yearly_layer(
         forest, years, ctx.geobox, long_name=f"forest (classes {list(params.forest_classes)}, "
         f"patches >= {params.mmu_ha:g} ha)", classes=FOREST_CLASSES, fill_value=kernels.NODATA_U8,
         extra={"comment": "255 = no land-cover data or outside the AOI", "mmu_ha": params.mmu_ha})
     lc_layer = yearly_layer(
-        outside_aoi(landcover, ctx.aoi_mask, LANDCOVER_NODATA), years, ctx.geobox,
+        landcover, years, ctx.geobox,
         long_name="land cover (input, on the product grid)", classes=WORLDCOVER, fill_value=LANDCOVER_NODATA)
     return Plan(
         layers=forest_layer.to_dataset(name="forest").assign(landcover=lc_layer),
-        stats={"landcover": dispatch.class_areas(landcover, ctx.pixel_area),
-               "forest": dispatch.class_areas(forest, ctx.pixel_area)},
+        stats={"landcover": lc_areas, "forest": forest_areas},
         table=lambda stats: _table(stats, years, params),
         headline=_headline,
         legend=Legend(layer="forest", classes={k: (FOREST_CLASSES[k], COLOURS[k]) for k in FOREST_CLASSES}),

@@ -18,7 +18,7 @@ import numpy as np
 import kernels
 from pipeline import dispatch, tables
 from pipeline.indicators import Context, Indicator, Legend, Plan, register
-from pipeline.layers import outside_aoi, yearly_layer
+from pipeline.layers import yearly_layer
 
 INDEX_BANDS = {"mndwi": ("green", "swir16"), "ndwi": ("green", "nir")}
 CLASSES = {
@@ -61,10 +61,11 @@ def plan(ctx: Context) -> Plan:
     years = recipe.periods.all_years()
     cube = ctx.cubes["optical"].data
     first, second = (cube[b] for b in INDEX_BANDS[params.index])
-    classes = dispatch.yearly_water_classes(
-        first, second, years, threshold=params.water_threshold,
+    dispatch.bound_allocator()
+    # one task per year and block: classes, AOI mask and areas together (memory set by the chunk)
+    classes, areas = dispatch.water_class_products(
+        first, second, years, geobox=ctx.geobox, aoi=recipe.aoi.shape(), threshold=params.water_threshold,
         min_observations=params.min_observations, permanent_fraction=params.permanent_fraction)
-    classes = outside_aoi(classes, ctx.aoi_mask, kernels.NODATA_U8)
     layer = yearly_layer(
         classes, years, ctx.geobox, long_name="yearly surface water class (JRC GSW yearly history style)",
         classes=CLASSES, fill_value=kernels.NODATA_U8,
@@ -72,7 +73,7 @@ def plan(ctx: Context) -> Plan:
                "comment": "255 = outside the AOI"})
     return Plan(
         layers=layer.to_dataset(name="water_class"),
-        stats={"areas": dispatch.class_areas(classes, ctx.pixel_area)},
+        stats={"areas": areas},
         table=lambda stats: _table(stats["areas"], years, recipe),
         headline=_headline,
         legend=Legend(layer="water_class", classes={k: (CLASSES[k], COLOURS[k]) for k in CLASSES}),

@@ -2,7 +2,9 @@
 
 Writes a Markdown and a JSON table (default outputs/bench/). Timing lives here, never in
 tests. Each figure is the median of several runs after a warm-up call (compile time
-excluded). Run with ``--quick`` for a small smoke run.
+excluded). Run with ``--quick`` for a small smoke run. Parts 4-5 (recipes end to end
+against a bare odc-stac + NumPy script, and peak RSS as the AOI grows) run each case in
+a fresh process (``tests/benchmarks/e2e.py``); ``--only e2e`` runs just those.
 """
 
 from __future__ import annotations
@@ -48,16 +50,40 @@ def bandwidth(n: int, repeat: int) -> dict:
 
 
 def normalized_difference(size: int, repeat: int, limit: float) -> list[dict]:
+    """uint16 pair -> float32 index; ``limit`` is the triad's GB/s counting 3 arrays (no write-allocate).
+
+    Bytes, compared like with like. ``gb_per_s`` / ``fraction_of_triad`` count what the code
+    reads and writes, the STREAM convention: 2 + 2 + 4 = 8 B/px here against the triad's
+    3 x 8 B. But a store to memory first reads the line (write-allocate), so DRAM really moves
+    12 B/px here and 32 B per triad element, and a write is a larger share of the kernel's
+    traffic (1/2) than of the triad's (1/3): at equal DRAM throughput ``fraction_of_triad``
+    tops out at (8/12) / (24/32) = 0.89, not 1. ``fraction_of_triad_with_write_allocate``
+    (12 B/px against the triad's 32 B) is the honest "share of the memory limit" and
+    reaches 1 when the kernel is memory-bound. The "fresh output" case adds first-touch
+    page faults of a new ~0.5 GB array, which no kernel change can avoid.
+
+    The main case (shared scale, integer DN shift: Sentinel-2) takes the kernel's exact
+    float32 route; "float64 route" uses the Landsat scale/offset (non-integer DN shift) on
+    the same DNs, the general path whose float64 division made the kernel compute-bound
+    on 2 cores (see kernels/indices.py).
+    """
     rng = np.random.default_rng(2)
     a = rng.integers(1, 10000, (1, size, size), dtype=np.uint16)
     b = rng.integers(1, 10000, (1, size, size), dtype=np.uint16)
     a[0, ::97] = 0  # some nodata
     scale, offset = np.full(1, 1e-4), np.full(1, -0.1)
+    landsat_scale, landsat_offset = np.full(1, 2.75e-5), np.full(1, -0.2)
     out = np.empty(a.shape, np.float32)
     moved = a.nbytes + b.nbytes + out.nbytes
+    moved_with_write_allocate = moved + out.nbytes
+    limit_with_write_allocate = limit * 4 / 3  # the triad's 4 x 8 B instead of 3 x 8 B per element
 
     def ours_reused():
         kernels.normalized_difference(a, b, scale, offset, scale, offset, 0, out)
+
+    def ours_float64_route():
+        kernels.normalized_difference(a, b, landsat_scale, landsat_offset, landsat_scale, landsat_offset, 0,
+                                      out)
 
     def ours_allocating():
         fresh = np.empty(a.shape, np.float32)
@@ -74,10 +100,14 @@ def normalized_difference(size: int, repeat: int, limit: float) -> list[dict]:
     rows = []
     for name, fn, reps in (("sdgcube kernel, reused output", ours_reused, repeat),
                            ("sdgcube kernel, fresh output", ours_allocating, repeat),
-                           ("NumPy expression (float64)", numpy_expression, max(1, repeat // 3))):
+                           ("NumPy expression (float64)", numpy_expression, max(1, repeat // 3)),
+                           ("sdgcube kernel, float64 route (Landsat scale/offset), reused output",
+                            ours_float64_route, repeat)):
         seconds = median_time(fn, reps)
         rows.append({"case": name, "seconds": seconds, "gb_per_s": moved / seconds / 1e9,
-                     "fraction_of_triad": moved / seconds / 1e9 / limit})
+                     "fraction_of_triad": moved / seconds / 1e9 / limit,
+                     "fraction_of_triad_with_write_allocate":
+                         moved_with_write_allocate / seconds / 1e9 / limit_with_write_allocate})
     try:
         import xarray as xr
         from xrspatial.multispectral import ndvi
@@ -86,7 +116,9 @@ def normalized_difference(size: int, repeat: int, limit: float) -> list[dict]:
         red = xr.DataArray(b[0].astype(np.float32) * np.float32(1e-4) - np.float32(0.1), dims=("y", "x"))
         seconds = median_time(lambda: ndvi(nir, red), max(1, repeat // 3))
         rows.append({"case": "xarray-spatial ndvi (float32 input, scaling not timed)", "seconds": seconds,
-                     "gb_per_s": moved / seconds / 1e9, "fraction_of_triad": moved / seconds / 1e9 / limit})
+                     "gb_per_s": moved / seconds / 1e9, "fraction_of_triad": moved / seconds / 1e9 / limit,
+                     "fraction_of_triad_with_write_allocate":
+                         moved_with_write_allocate / seconds / 1e9 / limit_with_write_allocate})
     except ImportError:
         rows.append({"case": "xarray-spatial", "skipped": "pip install -e '.[bench]'"})
     base = rows[2]["seconds"]
@@ -97,6 +129,14 @@ def normalized_difference(size: int, repeat: int, limit: float) -> list[dict]:
 
 
 def trend(shape: tuple[int, int, int], sample: int, repeat: int) -> list[dict]:
+    """Theil-Sen + Mann-Kendall per pixel; peers run per pixel on a sample; last two rows split the kernels.
+
+    With 20 dates and 30% NaN a pixel has ~14 observations and ~91 pair slopes. The
+    median of those slopes was most of the time (a heapsort); it is now a quickselect,
+    and Mann-Kendall counts ties in its pairwise pass instead of sorting (kernels/timeseries.py).
+    ``thread_scaling`` needs an otherwise idle machine: on shared cores it measures the
+    neighbours.
+    """
     t, ny, nx = shape
     rng = np.random.default_rng(3)
     values = (rng.normal(size=shape) + np.linspace(0, 1, t)[:, None, None]).astype(np.float32)
@@ -147,18 +187,34 @@ def trend(shape: tuple[int, int, int], sample: int, repeat: int) -> list[dict]:
     for row in rows[2:]:
         if "pixels_per_s" in row:
             row["sdgcube_speedup"] = rows[0]["pixels_per_s"] / row["pixels_per_s"]
+    for name, fn in (("theil_sen alone", lambda: kernels.theil_sen(values, times, outs[0], outs[1], 4)),
+                     ("mann_kendall alone",
+                      lambda: kernels.mann_kendall(values, outs[2], outs[3], outs[4], outs[5], outs[6], 4))):
+        part = median_time(fn, repeat)
+        rows.append({"case": f"sdgcube {name}, {numba.get_num_threads()} threads", "seconds": part,
+                     "pixels_per_s": pixels / part})
     return rows
 
 
 def markdown(result: dict) -> str:
     lines = [f"# sdgcube benchmarks ({result['host']['machine']}, {result['host']['cpus']} CPUs, "
              f"{result['host']['threads']} numba threads)", ""]
-    bw = result["bandwidth"]
-    lines += [f"Memory bandwidth (triad): **{bw['gb_per_s']:.1f} GB/s** "
-              f"({bw['gb_per_s_with_write_allocate']:.1f} counting write-allocate)", ""]
-    for title, rows in (("Normalized difference", result["normalized_difference"]), ("Trend", result["trend"])):
+    bw = result.get("bandwidth")
+    if bw:
+        lines += [f"Memory bandwidth (triad): **{bw['gb_per_s']:.1f} GB/s** "
+                  f"({bw['gb_per_s_with_write_allocate']:.1f} counting write-allocate)", ""]
+    sections = (("Normalized difference", "normalized_difference"), ("Trend", "trend"),
+                ("Recipes end to end: pipeline vs bare odc-stac + NumPy (part 4)", "end_to_end"),
+                ("Peak memory vs AOI size (part 5)", "memory_scaling"))
+    for title, key in sections:
+        rows = result.get(key)
+        if not rows:
+            continue
         keys = sorted({k for row in rows for k in row if k != "case"})
-        lines += [f"## {title}", "", "| case | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        lines += [f"## {title}", ""]
+        if key in result.get("notes", {}):
+            lines += [result["notes"][key], ""]
+        lines += ["| case | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         for row in rows:
             lines.append(f"| {row['case']} | " + " | ".join(_fmt(row.get(k, "")) for k in keys) + " |")
         lines.append("")
@@ -166,24 +222,52 @@ def markdown(result: dict) -> str:
 
 
 def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return " ".join(_fmt(v) for v in value)
+    return str(value)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
+    parser.add_argument("--only", choices=("all", "kernels", "e2e"), default="all",
+                        help="kernels = parts 1-3, e2e = parts 4-5 (recipes end to end, memory vs AOI); "
+                             "results of the other parts already in OUT/bench.json are kept")
+    parser.add_argument("--scales", default=None,
+                        help="comma-separated AOI area multiples for part 5 (default 1,4,16; --quick 1,4)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per end-to-end case (default 3; --quick 1)")
+    parser.add_argument("--chunk", type=int, default=None,
+                        help="part 5 also with the recipes' grid.chunk set to this (e.g. 256: full-size chunks "
+                             "at every scale)")
     args = parser.parse_args(argv)
     quick = args.quick
-    bw = bandwidth(2**22 if quick else 2**26, 3 if quick else 7)
-    result = {
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "threads": numba.get_num_threads(),
-                 "python": platform.python_version(), "numba": numba.__version__, "numpy": np.__version__},
-        "bandwidth": bw,
-        "normalized_difference": normalized_difference(1024 if quick else 10980, 3 if quick else 7,
-                                                       bw["gb_per_s"]),
-        "trend": trend((20, 100, 100) if quick else (20, 2000, 2000), 200 if quick else 2000, 1 if quick else 3),
-    }
+    previous = args.out / "bench.json"
+    result = json.loads(previous.read_text()) if args.only != "all" and previous.is_file() else {}
+    result["host"] = {"machine": platform.machine(), "cpus": os.cpu_count(), "threads": numba.get_num_threads(),
+                      "python": platform.python_version(), "numba": numba.__version__, "numpy": np.__version__}
+    if args.only in ("all", "kernels"):
+        bw = bandwidth(2**22 if quick else 2**26, 3 if quick else 7)
+        result.update({
+            "bandwidth": bw,
+            "normalized_difference": normalized_difference(1024 if quick else 10980, 3 if quick else 7,
+                                                           bw["gb_per_s"]),
+            "trend": trend((20, 100, 100) if quick else (20, 2000, 2000), 200 if quick else 2000,
+                           1 if quick else 3),
+        })
+    if args.only in ("all", "e2e"):
+        from tests.benchmarks import e2e
+
+        scales = tuple(int(v) for v in (args.scales or ("1,4" if quick else "1,4,16")).split(","))
+        repeat = args.repeat or (1 if quick else 3)
+        args.out.mkdir(parents=True, exist_ok=True)
+        result["end_to_end"] = e2e.pipeline_vs_bare(args.out, repeat)
+        result["memory_scaling"] = e2e.memory_scaling(args.out, scales, repeat)
+        if args.chunk:
+            result["memory_scaling"] += e2e.memory_scaling(args.out, scales, repeat, chunk=args.chunk)
+        result.setdefault("notes", {}).update(e2e.NOTES)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(result, indent=2))
     (args.out / "bench.md").write_text(markdown(result))
