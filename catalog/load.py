@@ -369,9 +369,14 @@ def _native_resolution(item: pystac.Item, key: str) -> float | None:
         return None
     size = abs(grid.transform.a)
     if grid.crs in ("EPSG:4326", "OGC:CRS84"):
-        lat = (item.bbox[1] + item.bbox[3]) / 2 if item.bbox else 0.0
-        size *= 111_320.0 * math.cos(math.radians(lat))
+        size *= metres_per_degree_lon((item.bbox[1] + item.bbox[3]) / 2 if item.bbox else 0.0)
     return size
+
+
+def metres_per_degree_lon(lat: float) -> float:
+    """East-west length of one degree of longitude at ``lat`` (spherical, ample for
+    choosing a resampling): native and target sizes must be converted alike."""
+    return 111_320.0 * math.cos(math.radians(lat))
 
 
 def _resampling(band: str, key: str, item: pystac.Item, profile: Profile, geobox: GeoBox) -> str:
@@ -380,7 +385,8 @@ def _resampling(band: str, key: str, item: pystac.Item, profile: Profile, geobox
     native = _native_resolution(item, key)
     target = abs(geobox.resolution.x)
     if geobox.crs.geographic:
-        target *= 111_320.0
+        bounds = geobox.boundingbox
+        target *= metres_per_degree_lon((bounds.bottom + bounds.top) / 2)
     coarser = native is not None and target > 1.5 * native
     finer = native is not None and target < native / 1.5
     if band in profile.categorical:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dask
 import dask.array as da
+from affine import Affine
 from dask.callbacks import Callback
 import numpy as np
 import pystac
@@ -226,3 +227,19 @@ def test_categorical_bands_are_never_interpolated():
         geobox = GeoBox((4, 4), (size, 0, 0, 0, -size, 0), "EPSG:32606")
         assert _resampling("red", "B04", item, profile, geobox) == continuous
         assert _resampling("scl", "SCL", item, profile, geobox) == categorical
+
+
+@pytest.mark.parametrize("lat", [0.0, 45.0, 60.0, 70.0])
+def test_degree_grids_compare_sizes_at_the_same_latitude(lat):
+    """A degree-based asset read onto a degree grid of its own resolution is not resampled,
+    at any latitude: native and target sizes are both converted with cos(latitude)."""
+    deg = 1 / 12000  # ESA WorldCover pixel
+    item = item_with(["map"], collection="esa-worldcover")
+    item.bbox = [10.0, lat - 0.5, 11.0, lat + 0.5]
+    item.properties["proj:code"] = "EPSG:4326"
+    item.assets["map"].extra_fields["proj:transform"] = [deg, 0, 10.0, 0, -deg, lat + 0.5]
+    profile = get_profile("esa-worldcover", [item])
+    same = GeoBox((100, 100), Affine(deg, 0, 10.2, 0, -deg, lat + 0.1), "EPSG:4326")
+    coarse = GeoBox((100, 100), Affine(4 * deg, 0, 10.2, 0, -4 * deg, lat + 0.1), "EPSG:4326")
+    assert _resampling("landcover", "map", item, profile, same) == "nearest"
+    assert _resampling("landcover", "map", item, profile, coarse) == "mode"
