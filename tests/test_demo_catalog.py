@@ -398,3 +398,35 @@ def test_aoi_is_snapped_and_inside_the_tiles_with_margin(truth):
     s = max(g.SEASONAL_SCALE.values())
     assert aoi.contains(box(cx - ax * s, cy - ay * s, cx + ax * s, cy + ay * s))
     assert cx - ax * g.PERMANENT_SCALE[2020] < g.OVERLAP_X[0] and cx + ax * g.PERMANENT_SCALE[2020] > g.OVERLAP_X[1]
+
+
+@pytest.mark.parametrize("scale", [4, 16])
+def test_scaled_layout_grows_the_area_and_keeps_the_scene(scale, demo_truth):
+    """Benchmarks use scaled catalogs: the tiles' area grows by the scale (to whole pixels),
+    the AOI (inset by a fixed margin) by a little more, and scale 1 is the embedded demo."""
+    geod = pyproj.Geod(ellps="WGS84")
+
+    def area(bbox):
+        return abs(geod.geometry_area_perimeter(box(*bbox))[0])
+
+    assert g.aoi_bbox(1) == pytest.approx(demo_truth["aoi"]["bbox"], abs=1e-12)
+    layout = g.Layout(scale)
+    sides = (layout.union_x[1] - layout.union_x[0]) * (layout.tile_y[1] - layout.tile_y[0])
+    assert sides / ((g.UNION_X[1] - g.UNION_X[0]) * (g.TILE_Y[1] - g.TILE_Y[0])) == pytest.approx(scale, rel=0.01)
+    assert scale <= area(g.aoi_bbox(scale)) / area(g.aoi_bbox(1)) <= 1.2 * scale
+    assert layout.tile_y[0] == g.TILE_Y[0] and layout.union_x[0] == g.UNION_X[0]  # grows from the SW corner
+    assert (layout.union_x[1] - layout.union_x[0]) % 20 == 0 and (layout.tile_y[1] - layout.tile_y[0]) % 20 == 0
+    x, y = g.LAKE_CENTRE
+    assert layout.union_x[0] < x < layout.union_x[1] and layout.tile_y[0] < y < layout.tile_y[1]
+
+
+@pytest.mark.parametrize("scale", [0.5, 0, 1000, "4"])
+def test_scale_outside_its_range_is_refused(scale):
+    with pytest.raises(ValueError, match="scale must be a number within 1..400"):
+        g.Layout(scale)
+
+
+def test_scaled_builds_never_replace_the_embedded_demo():
+    cmd = [sys.executable, "-m", "catalog.demo", "--scale", "4"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode == 2 and "needs its own --out DIR" in done.stderr
