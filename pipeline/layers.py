@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -31,7 +30,3 @@ def yearly_layer(data: da.Array, years: Sequence[int], geobox: GeoBox, *, long_n
     layer.encoding["_FillValue"] = fill_value
     return layer
 
-
-def outside_aoi(data: da.Array, aoi_mask: da.Array, fill_value: int) -> da.Array:
-    """Set every pixel outside the AOI to ``fill_value`` (broadcast over leading dims)."""
-    return da.where(aoi_mask, data, np.asarray(fill_value, dtype=data.dtype))
