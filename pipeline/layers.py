@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
