@@ -1,7 +1,7 @@
 """The one place where kernels meet dask: block-wise wrappers, no copies per backend.
 
 Every wrapper maps a kernel over blocks whose memory is set by the chunk, never by
-the AOI: time is concatenated only within a year, and connected components use a
+the AOI: a water block reads only its own year's dates, and connected components use a
 halo just wide enough to make the minimum-mapping-unit filter exact.
 
 The indicator products (``water_class_products``, ``forest_products``) go further: one
@@ -29,7 +29,7 @@ from odc.geo.geobox import GeoBox
 from shapely.geometry.base import BaseGeometry
 
 import kernels
-from pipeline.grid import aoi_in_crs, area_of, block_chunks, inside_mask
+from pipeline.grid import aoi_in_crs, area_of, inside_mask
 
 # Scratch of the water kernels per strip of rows: t x rows x width <= this many pixels.
 STRIP_PIXELS = 1 << 20
@@ -38,38 +38,6 @@ MMAP_THRESHOLD = 1 << 20
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 NODATA_U8 = kernels.NODATA_U8
-
-
-def yearly_water_classes(first: xr.DataArray, second: xr.DataArray, years: list[int], *,
-                         threshold: float, min_observations: int, permanent_fraction: float) -> da.Array:
-    """(year, y, x) uint8 water classes from a normalized difference of two DN bands.
-
-    One fused pass per block: index (float64 inside, float32 out), water test, yearly
-    class; a year without any scene gives NO_OBSERVATION everywhere.
-    """
-    band_a, band_b = first.name, second.name
-    year_of = first["time"].dt.year.values
-    out = []
-    for year in years:
-        idx = np.flatnonzero(year_of == year)
-        if idx.size == 0:
-            out.append(da.zeros(first.shape[1:], dtype=np.uint8, chunks=first.data.chunks[1:]))
-            continue
-        a = first.isel(time=idx).data.rechunk({0: -1})
-        b = second.isel(time=idx).data.rechunk({0: -1})
-        coords = first.isel(time=idx).coords
-        scales = (coords[f"scale_{band_a}"].values, coords[f"offset_{band_a}"].values,
-                  coords[f"scale_{band_b}"].values, coords[f"offset_{band_b}"].values)
-        nodata = int(first.attrs.get("nodata", 0))
-        out.append(da.map_blocks(_water_map_block, a, b, scales=tuple(np.asarray(s, np.float64) for s in scales),
-                                 nodata=nodata, threshold=threshold, min_observations=min_observations,
-                                 permanent_fraction=permanent_fraction, drop_axis=0, dtype=np.uint8,
-                                 meta=np.array((), dtype=np.uint8)))
-    return da.stack(out)
-
-
-def _water_map_block(a, b, **kw):
-    return _water_block([a], [b], **kw)
 
 
 def _water_block(a_blocks, b_blocks, *, scales, nodata, threshold, min_observations, permanent_fraction):
@@ -145,9 +113,11 @@ def water_class_products(first: xr.DataArray, second: xr.DataArray, years: list[
                          permanent_fraction: float) -> tuple[da.Array, dask.delayed]:
     """(year, y, x) uint8 water classes (255 outside the AOI) and delayed (year, 256) areas (m²).
 
-    As ``yearly_water_classes`` + ``outside_aoi`` + ``class_areas``, fused: one task per
-    year and spatial block takes that year's DN blocks (never concatenated) and returns
-    the classes block and its class areas.
+    One fused pass per block: index (float64 inside, float32 out), water test, yearly
+    class; a year without any scene gives NO_OBSERVATION everywhere. One task per year
+    and spatial block takes that year's DN blocks (never concatenated) and returns the
+    classes block and its class areas (summed over blocks in a fixed order, so reruns
+    give identical numbers).
     """
     band_a, band_b = first.name, second.name
     year_of = first["time"].dt.year.values
@@ -248,41 +218,11 @@ def mmu_depth(min_area: float, smallest_pixel_area: float) -> int:
     return max(1, math.ceil(min_area / smallest_pixel_area))
 
 
-def mmu_filter(mask: da.Array, area: da.Array, *, min_area: float, eight_connected: bool,
-               depth: int) -> da.Array:
-    """Remove 1-components smaller than ``min_area`` m² from a (y, x) uint8 0/1/255 layer."""
-    if mask.numblocks == (1, 1):
-        depth = 0
-    elif min(min(c) for c in mask.chunks) < depth:
-        # only a short last chunk can be narrower than the halo: merge it into its neighbour
-        chunks = tuple(block_chunks(sum(c), c[0], depth) for c in mask.chunks)
-        mask, area = mask.rechunk(chunks), area.rechunk(chunks)
-        if min(min(c) for c in mask.chunks) < depth:
-            mask, area = mask.rechunk(-1), area.rechunk(-1)
-            depth = 0
-    return da.map_overlap(_mmu_block, mask, area, depth=depth, boundary="none", min_area=min_area,
-                          eight_connected=eight_connected, dtype=np.uint8, meta=np.array((), dtype=np.uint8))
-
-
 def _mmu_block(mask, area, *, min_area, eight_connected):
     out = np.empty(mask.shape, dtype=np.uint8)
     kernels.mmu_filter(np.ascontiguousarray(mask), np.ascontiguousarray(area), float(min_area),
                        bool(eight_connected), out)
     return out
-
-
-def class_areas(classes: da.Array, area: da.Array) -> dask.delayed:
-    """Delayed (n, 256) float64 area (m²) per class value for each layer of (n, y, x).
-
-    Blocks are summed in a fixed order so reruns give identical numbers.
-    """
-    area = area.rechunk(classes.chunks[1:])  # MMU may have merged a short edge chunk
-    layers = []
-    for layer in range(classes.shape[0]):
-        parts = [dask.delayed(_block_areas)(c, a) for c, a in
-                 zip(classes[layer].to_delayed().ravel(), area.to_delayed().ravel())]
-        layers.append(dask.delayed(_sum_in_order)(parts))
-    return dask.delayed(np.stack)(layers)
 
 
 def _block_areas(classes: np.ndarray, area: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The recipe's grid: geobox, AOI mask and true per-pixel area, all lazy per block.
+"""The recipe's grid: geobox, and the AOI mask and true per-pixel area of any block of it.
 
 Areas are true areas on the ellipsoid: in a projected CRS the nominal cell area is
 divided by the projection's areal scale factor (pyproj ``get_factors``; UTM is off by
@@ -8,7 +8,6 @@ Pixel count x nominal size in degrees is never used.
 
 from __future__ import annotations
 
-import dask.array as da
 import numpy as np
 import pyproj
 import shapely
@@ -35,25 +34,11 @@ def block_chunks(size: int, chunk: int, minimum: int = 1) -> tuple[int, ...]:
     return tuple(sizes) or (0,)
 
 
-def _blocks(geobox: GeoBox, chunks: tuple[tuple[int, ...], tuple[int, ...]], func, dtype) -> da.Array:
-    def block(block_info=None):
-        (y0, y1), (x0, x1) = block_info[None]["array-location"]
-        return func(geobox[y0:y1, x0:x1])
-
-    return da.map_blocks(block, chunks=chunks, dtype=dtype, meta=np.array((), dtype=dtype))
-
-
 def aoi_in_crs(aoi: BaseGeometry, geobox: GeoBox) -> BaseGeometry:
     """The lon/lat AOI in the grid's CRS, prepared for many point-in-polygon tests."""
     geom = Geometry(aoi, crs="EPSG:4326").to_crs(geobox.crs).geom
     shapely.prepare(geom)
     return geom
-
-
-def aoi_mask(geobox: GeoBox, aoi: BaseGeometry, chunks) -> da.Array:
-    """True where the pixel centre lies inside the AOI (lazy, per block)."""
-    geom = aoi_in_crs(aoi, geobox)
-    return _blocks(geobox, chunks, lambda box: inside_mask(box, geom), bool)
 
 
 # Blocks up to this many pixels are tested point by point; larger ones are split first.
@@ -91,11 +76,6 @@ def _fill_inside(box: GeoBox, geom, out: np.ndarray, y0: int, y1: int, x0: int, 
         for a, b in ((y0, ym), (ym, y1)):
             for c, d in ((x0, xm), (xm, x1)):
                 _fill_inside(box, geom, out, a, b, c, d)
-
-
-def pixel_area(geobox: GeoBox, chunks) -> da.Array:
-    """True area of every pixel in m² (lazy, per block)."""
-    return _blocks(geobox, chunks, area_of, np.float64)
 
 
 def area_of(box: GeoBox) -> np.ndarray:

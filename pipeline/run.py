@@ -22,7 +22,7 @@ from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
 from pipeline import footprint, product, provenance
-from pipeline.grid import aoi_mask, block_chunks, make_geobox, pixel_area
+from pipeline.grid import block_chunks, make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.recipe import Input, Recipe
 
@@ -101,8 +101,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
         inputs[name] = provenance.input_record(catalog, items, used)
         read.append((name, items))
     assets = reliability.AssetIndex(read)
-    ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox, chunks=chunks,
-                  aoi_mask=aoi_mask(geobox, aoi, chunks), pixel_area=pixel_area(geobox, chunks))
+    ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox, chunks=chunks)
     plan = indicator.plan(ctx)
     run_id = run_id or f"{started:%Y%m%dT%H%M%SZ}-{recipe.sha256[:8]}"
     plan.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id))

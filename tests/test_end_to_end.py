@@ -125,7 +125,7 @@ def test_planning_computes_nothing(demo_catalog):
     from catalog.load import load_cube
     from catalog.profiles import get_profile
     from catalog.search import SearchRequest, search
-    from pipeline.grid import aoi_mask, block_chunks, make_geobox, pixel_area
+    from pipeline.grid import block_chunks, make_geobox
     from pipeline.indicators import Context, get_indicator
     from datetime import datetime, timezone
 
@@ -140,8 +140,7 @@ def test_planning_computes_nothing(demo_catalog):
                 items = search(demo_catalog, SearchRequest(spec.collection, aoi, datetime(2016, 1, 1, tzinfo=timezone.utc),
                                                            None, spec.max_cloud_cover))
                 cubes[name] = load_cube(items, get_profile(spec.collection), spec.bands, gb, chunk=128)
-            plan = get_indicator(sdg).plan(Context(r, cubes, gb, chunks, aoi_mask(gb, aoi, chunks),
-                                                   pixel_area(gb, chunks)))
+            plan = get_indicator(sdg).plan(Context(r, cubes, gb, chunks))
         assert all(dask.is_dask_collection(v.data) for v in plan.layers.data_vars.values())
         assert len(plan.layers[plan.legend.layer].data.chunks[1]) > 1  # really chunked
 

@@ -5,18 +5,22 @@ import math
 import numpy as np
 import pyproj
 import pytest
+import shapely
 from affine import Affine
 from odc.geo.geobox import GeoBox
 from shapely.geometry import box
+from shapely.geometry.polygon import orient
 
-from pipeline.grid import aoi_mask, block_chunks, make_geobox, pixel_area, smallest_pixel_area
+from pipeline.grid import aoi_in_crs, area_of, block_chunks, inside_mask, make_geobox, smallest_pixel_area
 
 GEOD = pyproj.Geod(ellps="WGS84")
 
 
-def whole(geobox, chunk=64):
-    chunks = (block_chunks(geobox.shape[0], chunk), block_chunks(geobox.shape[1], chunk))
-    return chunks, pixel_area(geobox, chunks).compute()
+def blockwise(func, geobox, chunk):
+    """``func`` of every block of the grid, put back together (as the dispatch products use it)."""
+    starts = [np.cumsum((0,) + block_chunks(n, chunk)) for n in geobox.shape]
+    return np.block([[func(geobox[y0:y1, x0:x1]) for x0, x1 in zip(starts[1][:-1], starts[1][1:])]
+                     for y0, y1 in zip(starts[0][:-1], starts[0][1:])])
 
 
 def geodesic_area_of_grid(geobox, densify=200):
@@ -43,7 +47,7 @@ def geodesic_cell(west, south, east, north, densify=400):
 def test_utm_pixel_on_central_meridian_is_nominal_over_k0_squared():
     # UTM 21S central meridian is -57°; a 10 m pixel straddling it near the equator.
     gb = GeoBox((1, 1), Affine(10, 0, 499995, 0, -10, 9999995), "EPSG:32721")
-    _, area = whole(gb)
+    area = area_of(gb)
     assert area.shape == (1, 1)
     assert area[0, 0] == pytest.approx(100 / 0.9996**2, rel=1e-6)
 
@@ -56,7 +60,7 @@ def test_utm_pixel_on_central_meridian_is_nominal_over_k0_squared():
 ])
 def test_sum_of_pixel_areas_equals_geodesic_area_of_the_grid(crs, bbox, res):
     gb = make_geobox(box(*bbox), crs, res)
-    _, area = whole(gb)
+    area = area_of(gb)
     assert area.sum() == pytest.approx(geodesic_area_of_grid(gb), rel=2e-6)
     assert smallest_pixel_area(gb) <= area.min()
 
@@ -64,7 +68,7 @@ def test_sum_of_pixel_areas_equals_geodesic_area_of_the_grid(crs, bbox, res):
 @pytest.mark.parametrize("top", [0.5, 45.0, 62.0, -80.0])
 def test_geographic_cells_bounded_by_parallels(top):
     gb = GeoBox((3, 2), Affine(0.5, 0, 10.0, 0, -0.5, top), "EPSG:4326")
-    _, area = whole(gb)
+    area = area_of(gb)
     for row in range(gb.shape[0]):
         north = top - 0.5 * row
         np.testing.assert_allclose(area[row], geodesic_cell(10.0, north - 0.5, 10.5, north), rtol=1e-6)
@@ -72,20 +76,34 @@ def test_geographic_cells_bounded_by_parallels(top):
 
 def test_area_does_not_depend_on_chunking():
     gb = make_geobox(box(-56.3, -12.6, -56.0, -12.4), "EPSG:32721", 30)
-    _, a = whole(gb, 1000)
-    _, b = whole(gb, 37)
+    a = area_of(gb)
+    b = blockwise(area_of, gb, 37)
+    assert a.shape == b.shape == gb.shape
     # the areal-scale lattice is per block; its interpolation error is < 1e-8 relative
     np.testing.assert_allclose(a, b, rtol=1e-8)
 
 
-def test_aoi_mask_takes_pixel_centres():
-    aoi = box(-56.08, -12.55, -56.02, -12.51)
+def every_centre_inside(geobox, geom):
+    x, y = np.meshgrid(geobox.coordinates["x"].values, geobox.coordinates["y"].values)
+    return shapely.contains_xy(geom, x, y)
+
+
+@pytest.mark.parametrize("aoi", [
+    box(-56.08, -12.55, -56.02, -12.51),
+    box(-56.08, -12.55, -56.02, -12.51).difference(box(-56.06, -12.54, -56.04, -12.52)),  # with a hole
+    shapely.Point(-56.05, -12.53).buffer(0.025).union(box(-56.1, -12.6, -56.07, -12.57)),  # two parts
+], ids=["box", "hole", "two-parts"])
+def test_inside_mask_takes_pixel_centres(aoi):
     gb = make_geobox(aoi, "EPSG:32721", 20)
-    chunks, area = whole(gb)
-    mask = aoi_mask(gb, aoi, chunks).compute()
-    assert mask.any() and not mask.all()
-    inside = area[mask].sum()
-    assert inside == pytest.approx(abs(GEOD.geometry_area_perimeter(aoi)[0]), rel=2e-3)
+    geom = aoi_in_crs(aoi, gb)
+    mask = inside_mask(gb, geom)
+    assert mask.shape == gb.shape and mask.any() and not mask.all()
+    assert mask.size > 64 * 64  # the quadtree really splits
+    np.testing.assert_array_equal(mask, every_centre_inside(gb, geom))
+    np.testing.assert_array_equal(blockwise(lambda b: inside_mask(b, geom), gb, 45), mask)
+    # counter-clockwise shells, clockwise holes: every part's geodesic area counts positive
+    truth = sum(GEOD.geometry_area_perimeter(orient(part))[0] for part in getattr(aoi, "geoms", [aoi]))
+    assert area_of(gb)[mask].sum() == pytest.approx(truth, rel=2e-3)
 
 
 @pytest.mark.parametrize("size, chunk, minimum, expected", [

@@ -15,14 +15,12 @@ from catalog.load import Cube
 
 @dataclass(frozen=True)
 class Context:
-    """What an indicator gets: the recipe, loaded cubes, and the grid's lazy helpers."""
+    """What an indicator gets: the recipe, loaded cubes, and the grid and its chunks."""
 
     recipe: Any
     cubes: Mapping[str, Cube]
     geobox: Any
     chunks: tuple[tuple[int, ...], tuple[int, ...]]
-    aoi_mask: Any  # dask (y, x) bool
-    pixel_area: Any  # dask (y, x) float64, m²
 
 
 @dataclass(frozen=True)
