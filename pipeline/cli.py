@@ -8,15 +8,40 @@ line, return an exit code. Known failures print what went wrong and how to fix i
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from catalog.load import AssetError
-from catalog.profiles import ProfileError
-from catalog.search import NoItemsFound
-from pipeline.footprint import DEFAULT_GRID_INTENSITY
-from pipeline.schema import RecipeError
+
+@contextlib.contextmanager
+def _gc_paused(*, freeze: bool = False) -> Iterator[None]:
+    """Import the run's modules with the cyclic GC off; optionally freeze what they made.
+
+    A run imports ~1 M long-lived objects (odc-stac, xarray, dask, numba, matplotlib);
+    with the GC on, young collections walk them again and gen-2 collections walk them
+    all: 0.6-0.7 s of a 6 s demo run, measured, none of it freeing anything. With
+    ``freeze``, ``gc.freeze()`` (once per process) moves them out of the collector's
+    sight, so the rest of the run collects only what it allocates.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            if freeze and gc.get_freeze_count() == 0:
+                gc.freeze()
+            gc.enable()
+
+
+with _gc_paused():
+    from catalog.load import AssetError
+    from catalog.profiles import ProfileError
+    from catalog.search import NoItemsFound
+    from pipeline.footprint import DEFAULT_GRID_INTENSITY
+    from pipeline.schema import RecipeError
 
 USER_ERRORS = (RecipeError, NoItemsFound, AssetError, ProfileError, FileNotFoundError, FileExistsError,
                LookupError)
@@ -91,8 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "publish":
         return publish_command(args)
-    from pipeline.recipe import load_recipe
-    from pipeline.run import run
+    with _gc_paused(freeze=True):
+        from pipeline.indicators import available
+        from pipeline.recipe import load_recipe
+        from pipeline.run import run
+
+        available()  # imports (registers) every indicator and its kernels now, under the pause
 
     try:
         recipe = load_recipe(args.recipe)

@@ -14,11 +14,8 @@ years would stay resident for the whole run, growing with the AOI.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import operator
-import os
-import sys
 import uuid
 
 import dask
@@ -33,9 +30,6 @@ from pipeline.grid import aoi_in_crs, area_of, inside_mask
 
 # Scratch of the water kernels per strip of rows: t x rows x width <= this many pixels.
 STRIP_PIXELS = 1 << 20
-# glibc: allocations at least this large get their own mmap and go back to the OS when freed.
-MMAP_THRESHOLD = 1 << 20
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 NODATA_U8 = kernels.NODATA_U8
 
@@ -66,23 +60,6 @@ def _water_block(a_blocks, b_blocks, *, scales, nodata, threshold, min_observati
         kernels.classify_water(index, threshold, water)
         kernels.yearly_water_class(water, min_observations, permanent_fraction, out[r0:r1])
     return out
-
-
-def bound_allocator() -> None:
-    """Let freed chunk buffers go back to the OS, so peak RSS follows the chunk.
-
-    glibc raises its mmap threshold to the size of each large buffer freed (up to 32 MiB)
-    and then serves chunk-sized arrays from per-thread heaps that it rarely returns:
-    measured here, the 16x-area 6.6.1 run peaked 77 MiB higher than with a fixed 1 MiB
-    threshold, for the same data in flight. A no-op off glibc, or when the user set
-    MALLOC_MMAP_THRESHOLD_ (theirs wins).
-    """
-    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    except (OSError, AttributeError):  # musl or another libc: leave its policy alone
-        pass
 
 
 def _block_slices(chunks: tuple[tuple[int, ...], tuple[int, ...]]):

@@ -13,8 +13,13 @@ from odc.geo.xr import xr_coords
 
 
 def yearly_layer(data: da.Array, years: Sequence[int], geobox: GeoBox, *, long_name: str,
-                 classes: Mapping[int, str], fill_value: int, extra: Mapping | None = None) -> xr.DataArray:
-    """A categorical (time, y, x) layer with CF flag attributes and its fill value."""
+                 classes: Mapping[int, str], fill_value: int, extra: Mapping | None = None,
+                 colours: Mapping[int, str] | None = None) -> xr.DataArray:
+    """A categorical (time, y, x) layer with CF flag attributes and its fill value.
+
+    ``colours`` (hex per class) become ``flag_colors``, as ESA CCI land cover writes them,
+    so maps of the layer use the classes' own palette anywhere it is opened.
+    """
     coords = dict(xr_coords(geobox, crs_coord_name="spatial_ref"))
     coords["time"] = ("time", pd.to_datetime([f"{y}-01-01" for y in years]).values,
                       {"long_name": "start of the calendar year the layer describes", "standard_name": "time"})
@@ -25,6 +30,7 @@ def yearly_layer(data: da.Array, years: Sequence[int], geobox: GeoBox, *, long_n
         "flag_values": values,
         "flag_meanings": " ".join(classes[int(v)].replace(" ", "_") for v in values),
         "grid_mapping": "spatial_ref",
+        **({"flag_colors": " ".join(colours[int(v)] for v in values)} if colours else {}),
         **(extra or {}),
     }
     layer = xr.DataArray(data, dims=("time", "y", "x"), coords=coords, attrs=attrs)

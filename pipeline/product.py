@@ -28,7 +28,7 @@ import xarray as xr
 from dask.diagnostics import ProgressBar
 from shapely.geometry import mapping
 
-from pipeline import quicklook, report
+from pipeline import memory, quicklook, report
 from pipeline.checksums import array_checksums
 from pipeline.footprint import Footprint
 from pipeline.indicators import Plan
@@ -122,7 +122,9 @@ def finish(directory: Path, *, plan: Plan, stats: dict, recipe, provenance_of: C
     the Item. The returned table is the indicator's alone: what a rerun reproduces.
     """
     indicators = plan.table(stats)
-    with xr.open_zarr(directory / ZARR, mask_and_scale=False) as ds:
+    memory.return_freed_memory()  # the figures below are drawn on top of what the compute left
+    # no dask: the figures read a few strided slices, each straight from the store
+    with xr.open_zarr(directory / ZARR, mask_and_scale=False, chunks=None) as ds:
         quicklook.draw(ds, plan.legend, indicators, plan.series, f"SDG {recipe.sdg}: {recipe.title}",
                        directory / PNG)
         years = [int(y) for y in ds.year.values]

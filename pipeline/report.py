@@ -95,7 +95,7 @@ def _trend_section(table: pd.DataFrame, series: Sequence[str]) -> str:
             ax.fill_between(band.start_year, band.low, band.high, alpha=0.2, label=f"{name} interval")
             ax.legend(fontsize=8)
     ax.set_title("")
-    fig.tight_layout()
+    quicklook.tight_layout(fig)
     chart = _svg(fig)
     if not drawn:
         return ""  # none of the series is yearly: nothing to chart
@@ -120,7 +120,7 @@ def _maps_section(ds: xr.Dataset, legend) -> str:
         handles = [Patch(facecolor=c, edgecolor="0.3", label=label) for label, c in drawn.values()]
         ncol = min(4, len(handles))
         legend_inches = 0.25 * -(-len(handles) // ncol) + 0.15  # rows of the legend under the maps
-        fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
+        quicklook.tight_layout(fig, rect=(0, legend_inches / fig.get_figheight(), 1, 1))
         fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=9, frameon=False)
         long_name = str(ds[name].attrs.get("long_name", name))
         caption = "first and last year" if len(times) > 1 else "the only year"

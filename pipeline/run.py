@@ -21,7 +21,7 @@ from catalog.load import load_cube
 from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
-from pipeline import footprint, product, provenance
+from pipeline import footprint, memory, product, provenance
 from pipeline.grid import block_chunks, make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.recipe import Input, Recipe
@@ -79,6 +79,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     started = provenance.now()
     policy = retry or DEFAULT_RETRY
     reliability.protect_logs()
+    memory.bound_allocator()  # peak RSS set by the chunk: freed chunk buffers go back to the OS
     reliability.clear_http_cache()  # GDAL remembers failed URLs: a recovered server must get a new try
     catalog = catalog or default_catalog()
     indicator = get_indicator(recipe.sdg)

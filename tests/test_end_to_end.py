@@ -82,6 +82,7 @@ def test_product_is_self_describing(products, sdg, layer):
         assert var.dims == ("time", "y", "x") and var.dtype == np.uint8
         assert var.attrs["grid_mapping"] == "spatial_ref" and "flag_meanings" in var.attrs
         assert len(var.attrs["flag_values"]) == len(var.attrs["flag_meanings"].split())
+        assert len(var.attrs["flag_colors"].split()) == len(var.attrs["flag_values"])  # a palette per class
         assert var.attrs["_FillValue"] == 255
         assert "EPSG" in ds.spatial_ref.attrs["crs_wkt"] or "UTM" in ds.spatial_ref.attrs["crs_wkt"]
         assert ds.attrs["Conventions"].startswith("CF-") and ds.attrs["license"] == "CC-BY-4.0"

@@ -25,6 +25,8 @@ COLOURS = {NOT_FOREST: "#f2e8cf", FOREST: "#1b7837"}
 WORLDCOVER = {10: "tree cover", 20: "shrubland", 30: "grassland", 40: "cropland", 50: "built-up",
               60: "bare or sparse vegetation", 70: "snow and ice", 80: "permanent water bodies",
               90: "herbaceous wetland", 95: "mangroves", 100: "moss and lichen"}
+WORLDCOVER_COLOURS = {10: "#006400", 20: "#ffbb22", 30: "#ffff4c", 40: "#f096ff", 50: "#fa0000",  # ESA's legend
+                      60: "#b4b4b4", 70: "#f0f0f0", 80: "#0064c8", 90: "#0096a0", 95: "#00cf75", 100: "#fae6a0"}
 LANDCOVER_NODATA = 0
 M2_PER_HA, M2_PER_KM2 = 1e4, 1e6
 
@@ -58,7 +60,6 @@ def plan(ctx: Context) -> Plan:
     years = _years_with_data(cube, recipe.periods.all_years())
     min_area = params.mmu_ha * M2_PER_HA
     depth = dispatch.mmu_depth(min_area, smallest_pixel_area(ctx.geobox)) if min_area else 0
-    dispatch.bound_allocator()
     index = [int(np.flatnonzero(cube.time.dt.year.values == year)[0]) for year in years]
     # one task per year and block: AOI mask, forest with exact MMU, layers and areas together
     forest, landcover, lc_areas, forest_areas = dispatch.forest_products(
@@ -67,11 +68,12 @@ def plan(ctx: Context) -> Plan:
         eight_connected=params.connectivity == 8, depth=depth, lc_nodata=LANDCOVER_NODATA)
     forest_layer = yearly_layer(
         forest, years, ctx.geobox, long_name=f"forest (classes {list(params.forest_classes)}, "
-        f"patches >= {params.mmu_ha:g} ha)", classes=FOREST_CLASSES, fill_value=kernels.NODATA_U8,
+        f"patches >= {params.mmu_ha:g} ha)", classes=FOREST_CLASSES, colours=COLOURS, fill_value=kernels.NODATA_U8,
         extra={"comment": "255 = no land-cover data or outside the AOI", "mmu_ha": params.mmu_ha})
     lc_layer = yearly_layer(
         landcover, years, ctx.geobox,
-        long_name="land cover (input, on the product grid)", classes=WORLDCOVER, fill_value=LANDCOVER_NODATA)
+        long_name="land cover (input, on the product grid)", classes=WORLDCOVER, colours=WORLDCOVER_COLOURS,
+        fill_value=LANDCOVER_NODATA)
     return Plan(
         layers=forest_layer.to_dataset(name="forest").assign(landcover=lc_layer),
         stats={"landcover": lc_areas, "forest": forest_areas},

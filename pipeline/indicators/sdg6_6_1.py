@@ -61,14 +61,13 @@ def plan(ctx: Context) -> Plan:
     years = recipe.periods.all_years()
     cube = ctx.cubes["optical"].data
     first, second = (cube[b] for b in INDEX_BANDS[params.index])
-    dispatch.bound_allocator()
     # one task per year and block: classes, AOI mask and areas together (memory set by the chunk)
     classes, areas = dispatch.water_class_products(
         first, second, years, geobox=ctx.geobox, aoi=recipe.aoi.shape(), threshold=params.water_threshold,
         min_observations=params.min_observations, permanent_fraction=params.permanent_fraction)
     layer = yearly_layer(
         classes, years, ctx.geobox, long_name="yearly surface water class (JRC GSW yearly history style)",
-        classes=CLASSES, fill_value=kernels.NODATA_U8,
+        classes=CLASSES, colours=COLOURS, fill_value=kernels.NODATA_U8,
         extra={"index": params.index, "water_threshold": params.water_threshold,
                "comment": "255 = outside the AOI"})
     return Plan(
