@@ -119,13 +119,7 @@ def _select_median(buf, other, m):
             n = above
             src, dst = dst, src
     if not done:
-        for i in range(1, n):
-            v = src[i]
-            j = i - 1
-            while j >= 0 and src[j] > v:
-                src[j + 1] = src[j]
-                j -= 1
-            src[j + 1] = v
+        _sort_prefix(src, n)  # n <= 8: an insertion sort
         q = src[k]
         if k + 1 < n:
             upper = src[k + 1]
