@@ -25,15 +25,6 @@ def make_geobox(aoi: BaseGeometry, crs: str, resolution: float) -> GeoBox:
     return GeoBox.from_geopolygon(Geometry(aoi, crs="EPSG:4326").to_crs(crs), resolution=resolution, crs=crs)
 
 
-def block_chunks(size: int, chunk: int, minimum: int = 1) -> tuple[int, ...]:
-    """Chunk sizes along one axis; a last chunk smaller than ``minimum`` joins its neighbour."""
-    sizes = [chunk] * (size // chunk) + ([size % chunk] if size % chunk else [])
-    if len(sizes) > 1 and sizes[-1] < minimum:
-        last = sizes.pop()
-        sizes[-1] += last
-    return tuple(sizes) or (0,)
-
-
 def aoi_in_crs(aoi: BaseGeometry, geobox: GeoBox) -> BaseGeometry:
     """The lon/lat AOI in the grid's CRS, prepared for many point-in-polygon tests."""
     geom = Geometry(aoi, crs="EPSG:4326").to_crs(geobox.crs).geom

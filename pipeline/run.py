@@ -22,7 +22,7 @@ from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
 from pipeline import footprint, memory, product, provenance
-from pipeline.grid import block_chunks, make_geobox
+from pipeline.grid import make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.recipe import Input, Recipe
 
@@ -85,7 +85,6 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     indicator = get_indicator(recipe.sdg)
     aoi = recipe.aoi.shape()
     geobox = make_geobox(aoi, recipe.grid.crs, recipe.grid.resolution)
-    chunks = (block_chunks(geobox.shape[0], recipe.grid.chunk), block_chunks(geobox.shape[1], recipe.grid.chunk))
     first, last = recipe.periods.years
     cubes, inputs, read = {}, {}, []
     for name, spec in recipe.inputs.items():
@@ -102,7 +101,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
         inputs[name] = provenance.input_record(catalog, items, used)
         read.append((name, items))
     assets = reliability.AssetIndex(read)
-    ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox, chunks=chunks)
+    ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox)
     plan = indicator.plan(ctx)
     run_id = run_id or f"{started:%Y%m%dT%H%M%SZ}-{recipe.sha256[:8]}"
     plan.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id))

@@ -126,7 +126,7 @@ def test_planning_computes_nothing(demo_catalog):
     from catalog.load import load_cube
     from catalog.profiles import get_profile
     from catalog.search import SearchRequest, search
-    from pipeline.grid import block_chunks, make_geobox
+    from pipeline.grid import make_geobox
     from pipeline.indicators import Context, get_indicator
     from datetime import datetime, timezone
 
@@ -134,14 +134,13 @@ def test_planning_computes_nothing(demo_catalog):
         r = recipe(sdg)
         aoi = r.aoi.shape()
         gb = make_geobox(aoi, r.grid.crs, r.grid.resolution)
-        chunks = (block_chunks(gb.shape[0], 128), block_chunks(gb.shape[1], 128))
         with _NoCompute():
             cubes = {}
             for name, spec in r.inputs.items():
                 items = search(demo_catalog, SearchRequest(spec.collection, aoi, datetime(2016, 1, 1, tzinfo=timezone.utc),
                                                            None, spec.max_cloud_cover))
                 cubes[name] = load_cube(items, get_profile(spec.collection), spec.bands, gb, chunk=128)
-            plan = get_indicator(sdg).plan(Context(r, cubes, gb, chunks))
+            plan = get_indicator(sdg).plan(Context(r, cubes, gb))
         assert all(dask.is_dask_collection(v.data) for v in plan.layers.data_vars.values())
         assert len(plan.layers[plan.legend.layer].data.chunks[1]) > 1  # really chunked
 

@@ -11,14 +11,14 @@ from odc.geo.geobox import GeoBox
 from shapely.geometry import box
 from shapely.geometry.polygon import orient
 
-from pipeline.grid import aoi_in_crs, area_of, block_chunks, inside_mask, make_geobox, smallest_pixel_area
+from pipeline.grid import aoi_in_crs, area_of, inside_mask, make_geobox, smallest_pixel_area
 
 GEOD = pyproj.Geod(ellps="WGS84")
 
 
 def blockwise(func, geobox, chunk):
     """``func`` of every block of the grid, put back together (as the dispatch products use it)."""
-    starts = [np.cumsum((0,) + block_chunks(n, chunk)) for n in geobox.shape]
+    starts = [list(range(0, n, chunk)) + [n] for n in geobox.shape]
     return np.block([[func(geobox[y0:y1, x0:x1]) for x0, x1 in zip(starts[1][:-1], starts[1][1:])]
                      for y0, y1 in zip(starts[0][:-1], starts[0][1:])])
 
@@ -104,11 +104,3 @@ def test_inside_mask_takes_pixel_centres(aoi):
     # counter-clockwise shells, clockwise holes: every part's geodesic area counts positive
     truth = sum(GEOD.geometry_area_perimeter(orient(part))[0] for part in getattr(aoi, "geoms", [aoi]))
     assert area_of(gb)[mask].sum() == pytest.approx(truth, rel=2e-3)
-
-
-@pytest.mark.parametrize("size, chunk, minimum, expected", [
-    (10, 4, 1, (4, 4, 2)), (10, 4, 3, (4, 6)), (8, 4, 3, (4, 4)), (3, 4, 3, (3,)), (0, 4, 1, (0,)),
-])
-def test_block_chunks(size, chunk, minimum, expected):
-    assert block_chunks(size, chunk, minimum) == expected
-    assert sum(expected) == size

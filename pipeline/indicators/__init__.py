@@ -15,12 +15,11 @@ from catalog.load import Cube
 
 @dataclass(frozen=True)
 class Context:
-    """What an indicator gets: the recipe, loaded cubes, and the grid and its chunks."""
+    """What an indicator gets: the recipe, its loaded cubes (chunked on the recipe's grid), the grid."""
 
     recipe: Any
     cubes: Mapping[str, Cube]
     geobox: Any
-    chunks: tuple[tuple[int, ...], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
