@@ -10,11 +10,12 @@ ARGS ?=
 RUN ?=
 DEST ?= outputs/published
 
-.PHONY: install test bench indicator demo-catalog samples stac-server notebooks publish clean help
+.PHONY: install test lint bench indicator demo-catalog samples stac-server notebooks publish clean help
 
 help:
 	@echo "make install                 venv + everything the project needs"
 	@echo "make test                    the test suite (builds the demo catalog in a temp dir)"
+	@echo "make lint                    ruff and mypy on pipeline, catalog, kernels (rules in pyproject.toml)"
 	@echo "make indicator SDG=15.1.1    run recipes/\$$SDG.yaml on the demo catalog (or CATALOG=URL|PATH)"
 	@echo "make publish SDG=15.1.1 [RUN=<run-id>] DEST=dir|s3://bucket/prefix   publish a product (default: the latest run) as a verified, never-overwritten version"
 	@echo "make demo-catalog            (re)build the embedded demo catalog in catalog/demo/data"
@@ -30,11 +31,15 @@ install: $(PY)
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-15-postgis-3 postgresql-contrib chromium >/dev/null
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,bench,stac,notebooks]"
+	$(PY) -m pip install --quiet -e ".[test,bench,stac,notebooks,lint]"
 	$(PY) -c "import pipeline, catalog, kernels; print('sdgcube installed in $(VENV)')"
 
 test:
 	$(PY) -m pytest -q
+
+lint:
+	$(PY) -m ruff check pipeline catalog kernels
+	$(PY) -m mypy
 
 bench:
 	$(PY) -m tests.benchmarks.bench --out outputs/bench

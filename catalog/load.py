@@ -33,10 +33,10 @@ from odc.loader import RioDriver, RioReader
 from pyproj import CRS
 from shapely.geometry import box as shapely_box, shape
 
-from catalog.profiles import Profile, ProfileError, required_assets, select_profile
+from catalog.profiles import MaskRule, Profile, ProfileError, required_assets, select_profile
 from catalog.reliability import protect_logs, redact, strip_token
 
-__all__ = ["AssetError", "GridError", "Cube", "AssetGrid", "SigningRioDriver", "asset_grid", "choose_grid",
+__all__ = ["AssetError", "AssetGrid", "Cube", "GridError", "SigningRioDriver", "asset_grid", "choose_grid",
            "load_cube", "strip_token", "to_reflectance"]
 
 
@@ -83,9 +83,10 @@ def _redacted(error: Exception) -> Exception:
         return AssetError(clean)
 
 
-class _SigningReader:
+class _SigningReader(RioReader):
     def __init__(self, src, ctx, sign: str | None) -> None:
-        self._src, self._ctx, self._sign = src, ctx, sign
+        super().__init__(src, ctx)  # sets self._src, self._ctx
+        self._sign = sign
 
     def read(self, cfg, dst_geobox, *, dst=None, selection=None):
         src = self._src
@@ -150,9 +151,15 @@ def asset_grid(item: pystac.Item, key: str | None = None) -> AssetGrid:
     transform = next((f["proj:transform"] for f in levels if f.get("proj:transform")), None)
     return AssetGrid(
         crs=crs,
-        shape=tuple(int(v) for v in shape_) if shape_ else None,
+        shape=_rows_cols(shape_, item.id) if shape_ else None,
         transform=Affine(*transform[:6]) if transform else None,
     )
+
+
+def _rows_cols(shape: Sequence[int], item_id: str) -> tuple[int, int]:
+    if len(shape) != 2:
+        raise GridError(f"item {item_id}: proj:shape {list(shape)} is not [rows, columns]")
+    return int(shape[0]), int(shape[1])
 
 
 def _footprint(item: pystac.Item, grid: AssetGrid, crs: str) -> Geometry:
@@ -167,7 +174,9 @@ def _footprint(item: pystac.Item, grid: AssetGrid, crs: str) -> Geometry:
         parts.append(Geometry(shapely_box(*item.bbox), crs="EPSG:4326").to_crs(crs))
     if not parts:
         raise GridError(f"item {item.id} has neither proj:* grid, geometry nor bbox: the loader cannot place it")
-    return unary_union(parts)
+    union = unary_union(parts)
+    assert union is not None  # None only for no parts
+    return union
 
 
 @cache
@@ -185,12 +194,14 @@ def choose_grid(items: Sequence[pystac.Item], crs: str | None = None, resolution
     """
     if not items:
         raise GridError("no items to build a grid from")
-    grids = [(item, asset_grid(item, key)) for item in items for key in (assets or [None])]
+    keys: Sequence[str | None] = assets or [None]
+    grids = [(item, asset_grid(item, key)) for item in items for key in keys]
     if crs is None:
         crs = _single_crs(grids)
     if resolution is None:
         resolution = _native_size(grids, crs)
     footprint = unary_union([_footprint(item, grid, crs) for item, grid in grids])
+    assert footprint is not None  # items is not empty, so neither is grids
     # tol=0: odc-geo would otherwise drop slivers up to 1/100 pixel (20 m of a 2 km grid)
     return GeoBox.from_geopolygon(footprint, resolution=resolution, crs=crs, tol=0)
 
@@ -308,7 +319,7 @@ def _stac_cfg(profile: Profile, assets: dict[str, str]) -> dict:
     return {"assets": config}
 
 
-def _invalid(rule, flags: xr.DataArray) -> xr.DataArray:
+def _invalid(rule: MaskRule, flags: xr.DataArray) -> xr.DataArray:
     """Lazy boolean: True where the mask band marks the pixel unusable."""
     if rule.kind == "bits":
         fits = flags.dtype.kind in "iu" and rule.bitmask <= np.iinfo(flags.dtype).max
@@ -329,6 +340,8 @@ def _fill_value(da: xr.DataArray, profile: Profile, band: str):
 def _apply_mask(ds: xr.Dataset, profile: Profile, bands: Sequence[str]) -> xr.Dataset:
     """Set every band to its nodata where the mask band says the pixel is unusable."""
     rule = profile.mask
+    if rule is None:
+        return ds
     flags = ds[rule.band]
     out = ds.drop_vars(rule.band)
     lut = _class_table(rule, flags.dtype)
@@ -349,7 +362,7 @@ def _apply_mask(ds: xr.Dataset, profile: Profile, bands: Sequence[str]) -> xr.Da
     return out
 
 
-def _class_table(rule, dtype: np.dtype) -> np.ndarray | None:
+def _class_table(rule: MaskRule, dtype: np.dtype) -> np.ndarray | None:
     """A lookup table (True = unusable) for class-value masks on 8-bit flags, else None."""
     if rule.kind == "bits" or np.dtype(dtype) != np.uint8:
         return None
@@ -384,7 +397,7 @@ def _resampling(band: str, key: str, item: pystac.Item, profile: Profile, geobox
     resolution, average when aggregating, bilinear when refining."""
     native = _native_resolution(item, key)
     target = abs(geobox.resolution.x)
-    if geobox.crs.geographic:
+    if geobox.crs is not None and geobox.crs.geographic:
         bounds = geobox.boundingbox
         target *= metres_per_degree_lon((bounds.bottom + bounds.top) / 2)
     coarser = native is not None and target > 1.5 * native
@@ -396,6 +409,8 @@ def _resampling(band: str, key: str, item: pystac.Item, profile: Profile, geobox
 
 def _solar_day(item: pystac.Item) -> str:
     start = item.datetime or item.common_metadata.start_datetime
+    if start is None:
+        raise AssetError(f"item {item.id} has neither datetime nor start_datetime")
     lon = (item.bbox[0] + item.bbox[2]) / 2 if item.bbox else 0.0
     return (start + timedelta(hours=lon / 15)).date().isoformat()
 

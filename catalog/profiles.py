@@ -126,7 +126,7 @@ class Profile:
     collection: str
     bands: Mapping[str, str]
     categorical: frozenset[str]
-    nodata: int | float | None | Mapping[str, int | float | None]
+    nodata: int | float | Mapping[str, int | float | None] | None
     mask: MaskRule | None
     cloud_cover_property: str | None
     groupby: str
@@ -135,7 +135,7 @@ class Profile:
     provider: str | None = None
     default: bool = False
     match_assets: tuple[str, ...] = ()
-    dtype: str | None | Mapping[str, str] = None
+    dtype: str | Mapping[str, str] | None = None
     scale_offset: ScaleOffsetRules = ScaleOffsetRules()
     sign: str | None = None  # "module.function" that signs an href just before it is read
 

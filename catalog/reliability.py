@@ -222,7 +222,7 @@ def protect_logs() -> None:
             record = previous(*args, **kwargs)
             try:
                 message = record.getMessage()
-            except Exception:  # a broken format string is the caller's problem, not ours
+            except Exception:  # noqa: BLE001 - a broken format string is the caller's problem, not ours
                 return record
             if has_secret(message):
                 record.msg, record.args = redact(message), None
@@ -273,10 +273,11 @@ def _status(err: BaseException) -> int | None:
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and its causes/contexts (pystac-client wraps requests errors in APIError)."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str, *,
@@ -288,7 +289,7 @@ def with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str, *,
     for attempt in range(1, policy.attempts + 1):
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - classified below
+        except Exception as exc:  # classified below
             reason = retry_on(exc)
             if reason is None:
                 raise
@@ -352,8 +353,10 @@ class ReadFailureLog(logging.Filter):
     def _parse(record: logging.LogRecord) -> ReadFailure | None:
         skipped = record.levelno < logging.ERROR
         args = record.args if isinstance(record.args, tuple) else ()
+        uri: str
+        band: int
         if len(args) == 3 and isinstance(args[0], str) and isinstance(args[1], int):
-            uri, band, reason = args
+            uri, band, reason = args[0], args[1], args[2]
         else:
             try:
                 found = _ODC_FAILURE.match(record.getMessage())

@@ -15,8 +15,9 @@ matched nothing is an answer, not a fault, and is never retried.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pystac
 from pystac.stac_io import DefaultStacIO
@@ -51,7 +52,7 @@ def _iso(value: datetime | None) -> str | None:
     """RFC 3339 in UTC (naive = UTC), keeping fractions of a second when there are any."""
     if value is None:
         return None
-    utc = _utc(value).astimezone(timezone.utc)
+    utc = _utc(value).astimezone(UTC)
     return utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds").replace("+00:00", "Z")
 
 
@@ -81,10 +82,9 @@ def _search_api(url: str, request: SearchRequest, policy: RetryPolicy) -> list[p
     from pystac_client.stac_api_io import StacApiIO
 
     protect_logs()
-    kwargs = {}
+    cloud_filter: dict[str, Any] | None = None  # None: pystac-client's default, no filter
     if request.max_cloud_cover is not None and request.cloud_cover_property:
-        kwargs["filter"] = {"op": "<=", "args": [{"property": request.cloud_cover_property},
-                                                 request.max_cloud_cover]}
+        cloud_filter = {"op": "<=", "args": [{"property": request.cloud_cover_property}, request.max_cloud_cover]}
 
     def attempt() -> list[pystac.Item]:
         # one retry layer: ours (pystac-client would otherwise mount urllib3 retries, which
@@ -95,7 +95,7 @@ def _search_api(url: str, request: SearchRequest, policy: RetryPolicy) -> list[p
             intersects=mapping(request.intersects),
             datetime=None if request.start is None and request.end is None
             else f"{_iso(request.start) or '..'}/{_iso(request.end) or '..'}",
-            **kwargs,
+            filter=cloud_filter,
         )
         return list(search.items())
 
@@ -154,6 +154,9 @@ def _search_static(path: str, request: SearchRequest) -> list[pystac.Item]:
             raise FileNotFoundError(f"no STAC catalog at {root_file}: pass --catalog a STAC API URL, "
                                     "a catalog.json path, or run `make demo-catalog`")
         root = pystac.read_file(str(root_file))
+    if not isinstance(root, pystac.Catalog):  # a Collection is a Catalog
+        raise FileNotFoundError(f"no STAC catalog at {path}: it is a {type(root).__name__}; pass a catalog "
+                                "(or collection) JSON or its directory")
     return [item for item in root.get_items(recursive=True) if _matches(item, request)]
 
 
@@ -179,8 +182,11 @@ def _item_interval(item: pystac.Item) -> tuple[datetime, datetime]:
     props = item.common_metadata
     if item.datetime is not None:
         return _utc(item.datetime), _utc(item.datetime)
-    return _utc(props.start_datetime), _utc(props.end_datetime)
+    start, end = props.start_datetime, props.end_datetime
+    if start is None or end is None:  # pystac requires the keys, not that they hold dates
+        raise ValueError(f"item {item.id} has a null datetime and no start_datetime/end_datetime")
+    return _utc(start), _utc(end)
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -7,10 +7,13 @@ argument-type combination compiles (or loads from the on-disk cache).
 
 from kernels.areas import class_area_sums
 from kernels.components import mmu_filter
+from kernels.composites import nan_median, nan_percentiles
 from kernels.indices import normalized_difference
+from kernels.landcover import percentile_classes, transition_lookup
+from kernels.timeseries import mann_kendall, ols_slope, theil_sen, valid_count
 from kernels.water import (
-    NODATA_U8,
     NO_OBSERVATION,
+    NODATA_U8,
     NOT_WATER,
     PERMANENT,
     SEASONAL,
@@ -18,9 +21,13 @@ from kernels.water import (
     water_frequency,
     yearly_water_class,
 )
-from kernels.composites import nan_median, nan_percentiles
-from kernels.landcover import percentile_classes, ratio_to_zone_percentile, transition_lookup
-from kernels.timeseries import mann_kendall, ols_slope, theil_sen, valid_count
+from kernels.zonal import (
+    float_key_histogram,
+    ratio_to_zone_value,
+    zone_class_area_sums,
+    zone_histogram,
+    zone_value_sums,
+)
 
 __all__ = [
     "NODATA_U8",
@@ -30,17 +37,21 @@ __all__ = [
     "SEASONAL",
     "class_area_sums",
     "classify_water",
-    "mmu_filter",
-    "normalized_difference",
-    "yearly_water_class",
+    "float_key_histogram",
     "mann_kendall",
+    "mmu_filter",
     "nan_median",
     "nan_percentiles",
+    "normalized_difference",
     "ols_slope",
     "percentile_classes",
-    "ratio_to_zone_percentile",
+    "ratio_to_zone_value",
     "theil_sen",
     "transition_lookup",
     "valid_count",
     "water_frequency",
+    "yearly_water_class",
+    "zone_class_area_sums",
+    "zone_histogram",
+    "zone_value_sums",
 ]

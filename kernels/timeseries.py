@@ -35,7 +35,6 @@ import numpy as np
 from kernels.composites import _gather_row, _sort_prefix, _sorted_median
 
 
-
 @numba.njit(cache=True)
 def _gather_row_times(values, times, y, vbuf, tbuf, count):
     """Copy row y's non-NaN values (float64) and their times into vbuf/tbuf[x, :count[x]]."""

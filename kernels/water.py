@@ -58,7 +58,7 @@ def yearly_water_class(water, min_observations, permanent_fraction, out):
     permanent despite rounding) -> PERMANENT (3); else SEASONAL (2).
     Rows y run in parallel, each streaming through t with per-row counters.
     """
-    nt, ny, nx = water.shape
+    _nt, ny, nx = water.shape
     if out.shape[0] != ny or out.shape[1] != nx:
         raise ValueError("yearly_water_class: out must have shape water.shape[1:]")
     for y in numba.prange(ny):
@@ -98,7 +98,7 @@ def water_frequency(water, out):
     water count / valid count (divided in float64, then rounded), NaN where
     no valid observation. Rows run in parallel.
     """
-    nt, ny, nx = water.shape
+    _nt, ny, nx = water.shape
     if out.shape[0] != ny or out.shape[1] != nx:
         raise ValueError("water_frequency: out must have shape water.shape[1:]")
     for y in numba.prange(ny):

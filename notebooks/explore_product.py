@@ -36,9 +36,10 @@ first = ds[layer].isel(time=0)
 changed = (first != last) & (first != 255) & (last != 255)
 print(f"{int(changed.sum())} pixels changed class between {int(first.year)} and {int(last.year)}")
 
-# %% The indicator table: one row per series and period
+# %% The indicator table: one row per series, zone and period (zone "all" is the whole AOI)
 table = pd.read_parquet(product / "table.parquet")
-indicator = table[table.indicator != "run footprint"]
+print("zones:", sorted(table.zone.unique()))
+indicator = table[table.zone == "all"]
 yearly = indicator[indicator.start_year == indicator.end_year]
 series = yearly.pivot(index="start_year", columns="series", values="value")
 print(series.round(3))
@@ -58,4 +59,4 @@ print("recipe sha256:", prov["recipe"]["sha256"])
 print({k: prov["software"][k] for k in ("sdgcube", "odc-stac", "numba", "zarr")})
 
 # %% What the run cost: time, bytes, memory, energy and CO2e (also per km² of AOI)
-print(table[table.indicator == "run footprint"][["series", "value", "unit"]].to_string(index=False))
+print(pd.read_csv(product / "footprint.csv")[["quantity", "value", "unit"]].to_string(index=False))

@@ -46,9 +46,9 @@ result = run(recipe, catalog=catalog, out=out, progress=False)
 print(result.headline)
 print("product:", result.path)
 
-# %% The table: one row per series and period
+# %% The table: one row per series, zone and period (zone "all" is the whole AOI)
 table = result.table
-yearly = table[(table.indicator != "run footprint") & (table.start_year == table.end_year)]
+yearly = table[(table.zone == "all") & (table.start_year == table.end_year)]
 series = yearly.pivot_table(index="start_year", columns="series", values="value")
 print(series.round(3))
 ax = series[["permanent_water_area", "seasonal_water_area"]].plot(marker="o")

@@ -42,8 +42,9 @@ with _gc_paused():
     from catalog.search import NoItemsFound
     from pipeline.footprint import DEFAULT_GRID_INTENSITY
     from pipeline.schema import RecipeError
+    from pipeline.zones import ZonesError
 
-USER_ERRORS = (RecipeError, NoItemsFound, AssetError, ProfileError, FileNotFoundError, FileExistsError,
+USER_ERRORS = (RecipeError, ZonesError, NoItemsFound, AssetError, ProfileError, FileNotFoundError, FileExistsError,
                LookupError)
 
 
@@ -55,6 +56,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--catalog", help="STAC API URL or static catalog path (default: the embedded demo catalog)")
     run.add_argument("--bbox", type=float, nargs=4, metavar=("WEST", "SOUTH", "EAST", "NORTH"),
                      help="override the recipe's AOI with a lon/lat bbox")
+    run.add_argument("--zones", metavar="FILE", help="report per zone too: a GeoPackage, GeoJSON or Shapefile "
+                                                     "(any CRS); overrides the recipe's zones.path")
+    run.add_argument("--zone-id", metavar="FIELD", help="field holding each zone's unique id (default: the "
+                                                        "recipe's zones.id_field, else 'id')")
+    run.add_argument("--zone-name", metavar="FIELD", help="field holding each zone's name (optional)")
     run.add_argument("--out", type=Path, default=Path("outputs"), help="output root (default: outputs)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--grid-intensity", type=_grid_intensity, default=DEFAULT_GRID_INTENSITY, metavar="G_PER_KWH",
@@ -94,6 +100,21 @@ def publish_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zones_spec(args: argparse.Namespace, recipe):
+    """``--zones/--zone-id/--zone-name`` over the recipe's ``zones`` (each flag replaces one key)."""
+    from dataclasses import replace
+
+    from pipeline.recipe import ZonesSpec
+
+    base = recipe.zones
+    if base is None:
+        if not args.zones:
+            raise RecipeError(f"{recipe.source}: --zone-id/--zone-name need --zones FILE (the recipe has no zones)")
+        return ZonesSpec(path=args.zones, id_field=args.zone_id or "id", name_field=args.zone_name)
+    return replace(base, **{k: v for k, v in (("path", args.zones), ("id_field", args.zone_id),
+                                              ("name_field", args.zone_name)) if v})
+
+
 def _grid_intensity(text: str) -> float:
     """``--grid-intensity``: a non-negative number of gCO2e per kWh."""
     try:
@@ -127,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         recipe = load_recipe(args.recipe)
         if args.bbox:
             recipe = recipe.with_bbox(tuple(args.bbox))
+        if args.zones or args.zone_id or args.zone_name:
+            recipe = recipe.with_zones(_zones_spec(args, recipe))
         result = run(recipe, catalog=args.catalog, out=args.out, progress=not args.no_progress,
                      grid_intensity=args.grid_intensity)
     except USER_ERRORS as exc:

@@ -43,7 +43,7 @@ PROC_SELF = Path("/proc/self")
 SAMPLE_SECONDS = 0.025  # RSS sampling period: catches allocations that live >= ~50 ms
 RAPL_EVERY = 40  # read RAPL every N samples (~1 s): no counter can wrap twice in between
 J_PER_KWH = 3.6e6
-TABLE_INDICATOR = "run footprint"
+FOOTPRINT_COLUMNS = ["quantity", "value", "unit", "note"]
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,8 @@ class Footprint:
             return {k: None for k in quantities}
         return {k: (v / self.aoi_km2 if v is not None else None) for k, v in quantities.items()}
 
-    def rows(self, years: tuple[int, int]) -> list[dict]:
-        """Table rows (``pipeline.tables.COLUMNS``) with indicator ``run footprint``.
-
-        Period ``run``, years = the product's years; series names never clash with an
-        indicator's, so ``tables.value(table, "energy", "run")`` finds one row.
-        """
+    def frame(self) -> pd.DataFrame:
+        """``footprint.csv``: one row per quantity (``quantity, value, unit, note``), NaN when unknown."""
         method = f"energy method: {self.energy_method}"
         series: list[tuple[str, float | None, str, str]] = [
             ("wall_time", self.wall_s, "s", "wall-clock time of the run: search, load, compute, write"),
@@ -112,9 +108,11 @@ class Footprint:
                  "co2e_g": "co2e"}
         area = f"per km2 of AOI ({self.aoi_km2:.3f} km2, geodesic)" if self.aoi_km2 else "AOI area unknown"
         series += [(f"{names[k]}_per_km2", v, units[k], area) for k, v in per_km2.items()]
-        return [dict(indicator=TABLE_INDICATOR, series=name, period="run", start_year=years[0], end_year=years[1],
-                     value=float("nan") if value is None else float(value), unit=unit, note=note)
+        rows = [dict(quantity=name, value=float("nan") if value is None else float(value), unit=unit, note=note)
                 for name, value, unit, note in series]
+        import pandas as pd
+
+        return pd.DataFrame(rows, columns=FOOTPRINT_COLUMNS).astype({"value": "float64"})
 
     def summary(self) -> str:
         """One line for the CLI."""
@@ -122,11 +120,6 @@ class Footprint:
         method = "RAPL" if self.energy_method == "rapl" else "model"
         return (f"footprint: {self.wall_s:.1f} s wall, {self.cpu_s:.1f} s CPU{read}, "
                 f"{self.energy_j:.0f} J ({method}), {self.co2e_g:.3g} gCO2e")
-
-
-def indicator_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """A product table without its ``run footprint`` rows: the part that reruns reproduce."""
-    return table[table.indicator != TABLE_INDICATOR]
 
 
 def co2e_grams(energy_j: float, grid_intensity_g_per_kwh: float) -> float:

@@ -16,24 +16,24 @@ import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import dask
 import pandas as pd
 import pystac
 import xarray as xr
-from dask.diagnostics import ProgressBar
 from shapely.geometry import mapping
 
-from pipeline import memory, quicklook, report
+from pipeline import engine, memory, quicklook, report
 from pipeline.checksums import array_checksums
 from pipeline.footprint import Footprint
+from pipeline.zones import Zones
+from pipeline.engine import Built
 from pipeline.indicators import Plan
 
 ZARR, CSV, PARQUET, PNG, ITEM = "product.zarr", "table.csv", "table.parquet", "quicklook.png", "item.json"
+FOOTPRINT_CSV = "footprint.csv"
 # how any xarray user opens the Zarr asset (xarray-assets extension; publish uses it too)
 ZARR_OPEN_KWARGS = {"engine": "zarr", "consolidated": True, "zarr_format": 3}
 ITEM_EXTENSIONS = (
@@ -66,42 +66,14 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def compute_and_write(plan: Plan, directory: Path, *, progress: bool) -> dict[str, Any]:
+def compute_and_write(built: Built, directory: Path, *, progress: bool) -> dict[str, Any]:
     """Run the whole graph once: layers stream into Zarr, statistics come back small."""
     with warnings.catch_warnings():
         # consolidated metadata is a zarr-python extension to v3; it makes opening fast
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        write = plan.layers.to_zarr(directory / ZARR, mode="w-", zarr_format=3, consolidated=True,
-                                    compute=False, encoding=_encoding(plan.layers))
-    with ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext(), _own_pool(write) as pool:
-        _, stats = dask.compute(write, dict(plan.stats), **({"pool": pool} if pool is not None else {}))
-    return stats
-
-
-@contextlib.contextmanager
-def _own_pool(collection) -> Iterator[Any]:
-    """A private thread pool for dask's threaded scheduler, drained before an error leaves.
-
-    When a task fails, dask raises at once while the tasks already running go on (a COG
-    read retrying over HTTP, a chunk being written). With the shared pool they would write
-    into the partial directory after ``atomic_directory`` removed it; here they finish
-    first (queued ones are cancelled). Other schedulers (distributed) are left alone.
-    """
-    import dask.base
-    import dask.threaded
-
-    if dask.base.get_scheduler(collections=[collection]) is not dask.threaded.get:
-        yield None
-        return
-    executor = getattr(dask.threaded, "ContextAwareThreadPoolExecutor", ThreadPoolExecutor)
-    pool = executor(dask.config.get("num_workers", None) or os.cpu_count() or 1)
-    try:
-        yield pool
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    else:
-        pool.shutdown(wait=True)
+        write = built.layers.to_zarr(directory / ZARR, mode="w-", zarr_format=3, consolidated=True,
+                                     compute=False, encoding=_encoding(built.layers))
+    return engine.compute(write, built.stats, progress=progress)
 
 
 def _encoding(ds: xr.Dataset) -> dict:
@@ -113,43 +85,41 @@ def _encoding(ds: xr.Dataset) -> dict:
 
 
 def finish(directory: Path, *, plan: Plan, stats: dict, recipe, provenance_of: Callable[[], dict],
-           run_id: str, aoi_geometry, indicator_name: str,
+           run_id: str, aoi_geometry, indicator_name: str, zones: Zones | None = None,
            footprint_of: Callable[[Path], Footprint] | None = None) -> tuple[Any, dict]:
-    """Table, quicklook, STAC Item and report of a computed product; returns (indicator table, item dict).
+    """Table, quicklook, STAC Item and report of a computed product; returns (table, item dict).
 
-    ``footprint_of(directory)`` reads the run's meter just before the Item is written; its
-    rows end the written table files (indicator ``run footprint``) and it is a property of
-    the Item. The returned table is the indicator's alone: what a rerun reproduces.
+    ``footprint_of(directory)`` reads the run's meter just before the Item is written; it
+    goes to ``footprint.csv`` and the Item, never into the indicator table (which is what
+    a rerun reproduces).
     """
-    indicators = plan.table(stats)
+    table = plan.table(stats)
     memory.return_freed_memory()  # the figures below are drawn on top of what the compute left
     # no dask: the figures read a few strided slices, each straight from the store
     with xr.open_zarr(directory / ZARR, mask_and_scale=False, chunks=None) as ds:
-        quicklook.draw(ds, plan.legend, indicators, plan.series, f"SDG {recipe.sdg}: {recipe.title}",
+        quicklook.draw(ds, plan.legend, table, plan.series, f"SDG {recipe.sdg}: {recipe.title}",
                        directory / PNG)
-        years = [int(y) for y in ds.year.values]
+        years = _years(ds, table)
         shape = [int(ds.sizes["y"]), int(ds.sizes["x"])]
         layers = list(ds.data_vars)
         footprint = footprint_of(directory) if footprint_of is not None else None
-        table = indicators
-        if footprint is not None:
-            rows = pd.DataFrame(footprint.rows((years[0], years[-1])))
-            table = pd.concat([indicators, rows], ignore_index=True).astype(indicators.dtypes.to_dict())
         table.to_csv(directory / CSV, index=False)
         table.to_parquet(directory / PARQUET, index=False)
+        if footprint is not None:
+            footprint.frame().to_csv(directory / FOOTPRINT_CSV, index=False)
         provenance = provenance_of()
-        item = _item(run_id, recipe, indicators, provenance, aoi_geometry, years, shape, layers, indicator_name,
+        item = _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers, indicator_name,
                      footprint=footprint.to_dict() if footprint is not None else None,
                      store=directory / ZARR)
         report.write(directory, ds=ds, plan=plan, table=table, item=item.to_dict(), recipe=recipe,
-                     headline=plan.headline(table), footprint=footprint)
+                     headline=plan.headline(table), footprint=footprint, zones=zones)
     item.add_asset("report", pystac.Asset(report.REPORT, media_type=pystac.MediaType.HTML, roles=["overview"],
                                           title="report: values, trend, maps, provenance, footprint"))
     item.set_self_href(str(directory / ITEM))
     item.make_asset_hrefs_relative()
     item.save_object(include_self_link=False, dest_href=str(directory / ITEM))
     (directory / "recipe.yaml").write_text(recipe.text)
-    return indicators, item.to_dict()
+    return table, item.to_dict()
 
 
 def _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers, indicator_name,
@@ -157,7 +127,8 @@ def _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers,
     """The product's STAC Item: values, processing extension, full provenance, array checksums."""
     start = datetime.fromisoformat(f"{years[0]}-01-01T00:00:00+00:00")
     end = datetime.fromisoformat(f"{years[-1]}-12-31T23:59:59+00:00")
-    values = {f"{row.series}/{row.period}": row.value for row in table.itertuples()}
+    values = {f"{row.series}/{row.period}" + ("" if row.zone == "all" else f"/{row.zone}"): row.value
+              for row in table.itertuples()}
     provenance = {**provenance, "recipe": {**provenance["recipe"], "parameters": _parameters(recipe)}}
     item = pystac.Item(
         id=run_id, geometry=mapping(aoi_geometry), bbox=list(aoi_geometry.bounds), datetime=None,
@@ -186,9 +157,19 @@ def _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers,
     item.add_asset("table_csv", pystac.Asset(CSV, media_type="text/csv", roles=["data"], title="indicator table"))
     item.add_asset("table_parquet", pystac.Asset(PARQUET, media_type="application/vnd.apache.parquet",
                                                  roles=["data"], title="indicator table"))
+    if footprint is not None:
+        item.add_asset("footprint", pystac.Asset(FOOTPRINT_CSV, media_type="text/csv", roles=["metadata"],
+                                                 title="run footprint: time, bytes, memory, energy, CO2e"))
     item.add_asset("quicklook", pystac.Asset(PNG, media_type=pystac.MediaType.PNG, roles=["overview"]))
     item.add_asset("recipe", pystac.Asset("recipe.yaml", media_type="application/yaml", roles=["metadata"]))
     return item
+
+
+def _years(ds: xr.Dataset, table: pd.DataFrame) -> list[int]:
+    """First and last year the product describes (its layers' years, else its table's)."""
+    if "year" in ds.coords:
+        return [int(y) for y in ds.year.values]
+    return [int(table.start_year.min()), int(table.end_year.max())]
 
 
 def _parameters(recipe) -> Any:

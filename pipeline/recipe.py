@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -107,6 +107,26 @@ class Periods:
         return list(range(self.years[0], self.years[1] + 1))
 
 
+@dataclass(frozen=True)
+class ZonesSpec:
+    """Zones to report per (admin units, basins): a vector file read with geopandas.
+
+    ``path`` is a GeoPackage, GeoJSON or Shapefile in any CRS (relative paths from the
+    working directory); ``layer`` picks one layer of a multi-layer file; ``make_valid``
+    repairs invalid polygons with shapely instead of refusing them.
+    """
+
+    path: str
+    id_field: str
+    name_field: str | None = None
+    layer: str | None = None
+    make_valid: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            raise ValueError("path must name a zones file (GeoPackage, GeoJSON or Shapefile)")
+
+
 VALID_OUTPUTS = ("zarr", "csv", "parquet", "png", "stac")
 
 
@@ -121,6 +141,7 @@ class Recipe:
     inputs: Mapping[str, Input]
     periods: Periods
     parameters: Any = None
+    zones: ZonesSpec | None = None
     outputs: tuple[str, ...] = VALID_OUTPUTS
     licence: str = "CC-BY-4.0"
     # where the recipe came from; not recipe keys
@@ -145,6 +166,15 @@ class Recipe:
             data["aoi"] = {"name": aoi.name, "bbox": list(aoi.bbox)}
             text = f"# {self.source} with its AOI replaced by a bbox\n" + yaml.safe_dump(data, sort_keys=False)
         return replace(self, aoi=aoi, text=text)
+
+    def with_zones(self, zones: ZonesSpec) -> "Recipe":
+        """Same recipe reported per ``zones`` (the CLI's ``--zones``); the text says so too."""
+        data = yaml.safe_load(self.text) if self.text else None
+        text = self.text
+        if isinstance(data, dict):
+            data["zones"] = {k: v for k, v in asdict(zones).items() if v not in (None, False)}
+            text = f"# {self.source} with zones from the command line\n" + yaml.safe_dump(data, sort_keys=False)
+        return replace(self, zones=zones, text=text)
 
 
 def load_recipe(path: str | Path) -> Recipe:

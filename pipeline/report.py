@@ -27,7 +27,9 @@ import xarray as xr  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from pipeline import quicklook  # noqa: E402
-from pipeline.footprint import Footprint, indicator_rows  # noqa: E402
+from pipeline.footprint import Footprint  # noqa: E402
+from pipeline.tables import ALL  # noqa: E402
+from pipeline.zones import Zones  # noqa: E402
 
 REPORT = "report.html"
 MAP_DPI = 80
@@ -54,11 +56,11 @@ summary{cursor:pointer;font-weight:600}.muted{color:#5a6878}.chart svg{max-width
 
 
 def write(directory: Path, *, ds: xr.Dataset, plan, table: pd.DataFrame, item: Mapping[str, Any], recipe,
-          headline: str, footprint: Footprint | None = None) -> Path:
+          headline: str, footprint: Footprint | None = None, zones: Zones | None = None) -> Path:
     """Render the report of a product into ``directory`` (the partial directory of a run)."""
     props = item.get("properties", {})
-    indicators = indicator_rows(table)
-    years = [int(y) for y in ds.year.values]
+    indicators = table[table.zone == ALL]
+    years = [int(table.start_year.min()), int(table.end_year.max())]
     title = f"SDG {recipe.sdg}: {recipe.title}"
     parts = [
         f"<h1>{escape(title)}</h1>",
@@ -67,6 +69,7 @@ def write(directory: Path, *, ds: xr.Dataset, plan, table: pd.DataFrame, item: M
         f'<p class="headline">{escape(headline)}</p>',
         _trend_section(indicators, plan.series),
         _maps_section(ds, plan.legend),
+        _zones_section(table, zones, plan.map_series),
         _intervals_section(indicators),
         _table_section(indicators),
         _footprint_section(footprint),
@@ -108,7 +111,7 @@ def _maps_section(ds: xr.Dataset, legend) -> str:
     figures = []
     for name in names:
         classes = quicklook.layer_classes(ds, name, legend)
-        if not classes:
+        if not classes or "time" not in ds[name].dims:  # the zone index is mapped by the choropleth
             continue
         times = [0, -1] if ds.sizes.get("time", 1) > 1 else [-1]
         aspect = ds.sizes["y"] / ds.sizes["x"]
@@ -127,6 +130,51 @@ def _maps_section(ds: xr.Dataset, legend) -> str:
         figures.append(f"<figure><img alt=\"map of {escape(name)}\" src=\"{_png_data_uri(fig)}\">"
                        f"<figcaption>{escape(name)}: {escape(long_name)} ({caption})</figcaption></figure>")
     return "<h2>Maps</h2>" + "".join(figures) if figures else ""
+
+
+def _zones_section(table: pd.DataFrame, zones: Zones | None, series: str | None) -> str:
+    """Per-zone values of the headline series (periods across) and a choropleth of its last period."""
+    if zones is None or series is None:
+        return ""
+    rows = table[(table.series == series) & (table.start_year == table.end_year)]
+    if not len(rows):
+        return ""
+    periods = sorted(rows.start_year.unique())
+    unit = rows.unit.iloc[0]
+    order = [ALL, *zones.ids, "outside zones"]
+    body = []
+    for zone in order:
+        part = rows[rows.zone == zone]
+        if len(part):
+            values = dict(zip(part.start_year, part.value))
+            body.append([zone, part.zone_name.iloc[0]] + [_number(values.get(p)) for p in periods])
+    html = (f"<h2>Per zone</h2><p class=\"muted\">{escape(series)} ({escape(unit)}) per zone of "
+            f"{escape(zones.source)}; zone membership by pixel centre, so the zones and the remainder outside "
+            "them add up to the AOI.</p>")
+    html += _html_table(["zone", "name", *map(str, periods)], body, numeric=set(range(2, 2 + len(periods))))
+    last = rows[rows.start_year == periods[-1]].set_index("zone").value
+    values = np.array([last.get(z, np.nan) for z in zones.ids], dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    finite = values[np.isfinite(values)]
+    norm = matplotlib.colors.Normalize(vmin=float(finite.min()) if finite.size else 0.0,
+                                       vmax=float(finite.max()) if finite.size else 1.0)
+    cmap = plt.get_cmap("viridis")
+    for geom, value, zone in zip(zones.geometries, values, zones.ids):
+        colour = cmap(norm(value)) if np.isfinite(value) else "#dddddd"
+        for poly in getattr(geom, "geoms", [geom]):
+            ax.fill(*poly.exterior.xy, facecolor=colour, edgecolor="0.2", linewidth=0.8)
+            for ring in poly.interiors:
+                ax.fill(*ring.xy, facecolor="white", edgecolor="0.2", linewidth=0.8)
+        point = geom.representative_point()
+        ax.annotate(zone, (point.x, point.y), ha="center", fontsize=8)
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"{series} ({unit})")
+    ax.set_aspect("equal")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.set_title(f"{series}, {periods[-1]}")
+    quicklook.tight_layout(fig)
+    return html + (f"<figure><img alt=\"choropleth of {escape(series)}\" src=\"{_png_data_uri(fig)}\">"
+                   f"<figcaption>{escape(series)} per zone, {periods[-1]} (zones in the grid's CRS)"
+                   "</figcaption></figure>")
 
 
 def _table_section(table: pd.DataFrame) -> str:
@@ -236,7 +284,8 @@ def _intervals(table: pd.DataFrame) -> pd.DataFrame:
     for low, high in INTERVAL_COLUMNS:
         if {low, high} <= set(table.columns):
             hit = table[table[low].notna() & table[high].notna()]
-            return hit.rename(columns={low: "low", high: "high"})[out.columns].reset_index(drop=True)
+            if len(hit):
+                return hit.rename(columns={low: "low", high: "high"})[out.columns].reset_index(drop=True)
     found = []
     names = set(table.series)
     for low_suffix, high_suffix in INTERVAL_SUFFIXES:

@@ -21,10 +21,12 @@ from catalog.load import load_cube
 from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
-from pipeline import footprint, memory, product, provenance
-from pipeline.grid import make_geobox
+from pipeline import engine, footprint, memory, product, provenance
+from pipeline.grid import aoi_in_crs, make_geobox
 from pipeline.indicators import Context, get_indicator
+from pipeline.layers import product_layer
 from pipeline.recipe import Input, Recipe
+from pipeline.zones import Zones, read_zones
 
 if TYPE_CHECKING:
     from catalog.load import Cube
@@ -40,8 +42,7 @@ DEFAULT_RETRY = reliability.DEFAULT_POLICY
 
 @dataclass(frozen=True)
 class RunResult:
-    """A written product. ``table`` holds the indicator rows; the table files also end with the
-    run's ``footprint`` rows (indicator ``run footprint``), which no rerun reproduces."""
+    """A written product: its indicator table (what a rerun reproduces), headline, Item and footprint."""
 
     path: Path
     table: pd.DataFrame
@@ -85,6 +86,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     indicator = get_indicator(recipe.sdg)
     aoi = recipe.aoi.shape()
     geobox = make_geobox(aoi, recipe.grid.crs, recipe.grid.resolution)
+    zones = load_zones(recipe, geobox)
     first, last = recipe.periods.years
     cubes, inputs, read = {}, {}, []
     for name, spec in recipe.inputs.items():
@@ -101,15 +103,18 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
         inputs[name] = provenance.input_record(catalog, items, used)
         read.append((name, items))
     assets = reliability.AssetIndex(read)
-    ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox)
+    ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox, zones=zones)
     plan = indicator.plan(ctx)
+    built = engine.build(plan.steps, engine.Setting(geobox=geobox, aoi=aoi_in_crs(aoi, geobox),
+                                                     cubes={k: c.data for k, c in cubes.items()}, zones=zones,
+                                                     chunk=recipe.grid.chunk), product_layer)
     run_id = run_id or f"{started:%Y%m%dT%H%M%SZ}-{recipe.sha256[:8]}"
-    plan.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id))
+    built.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id, zones))
     final = Path(out) / recipe.sdg / run_id
     with product.atomic_directory(final) as partial:
         with reliability.capture_read_failures() as failures:
             try:
-                stats = product.compute_and_write(plan, partial, progress=progress)
+                stats = product.compute_and_write(built, partial, progress=progress)
             except Exception as exc:
                 error = reliability.asset_read_error(exc, failures.failures, assets, policy)
                 if error is None:
@@ -120,12 +125,21 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
             print(f"warning: {warning['message']}", file=sys.stderr)
         table, item = product.finish(
             partial, plan=plan, stats=stats, recipe=recipe, run_id=run_id, aoi_geometry=aoi,
-            indicator_name=indicator.name,
+            indicator_name=indicator.name, zones=zones,
             footprint_of=lambda directory: meter.read(product_dir=directory, aoi_km2=footprint.aoi_area_km2(aoi)),
             provenance_of=lambda: {**provenance.provenance(recipe=recipe, inputs=inputs, started=started,
                                                            finished=provenance.now()),
                                    "warnings": skipped})
     return RunResult(path=final, table=table, headline=plan.headline(table), item=item, footprint=meter.result)
+
+
+def load_zones(recipe: Recipe, geobox: GeoBox) -> Zones | None:
+    """The recipe's zones on the grid's CRS (checked: ``pipeline.zones.ZonesError`` says what to fix)."""
+    spec = recipe.zones
+    if spec is None:
+        return None
+    return read_zones(spec.path, id_field=spec.id_field, name_field=spec.name_field, layer=spec.layer,
+                      make_valid=spec.make_valid, aoi=recipe.aoi.shape(), crs=str(geobox.crs))
 
 
 def _load(items: Sequence[pystac.Item], profile: Profile, spec: Input, geobox: GeoBox, chunk: int,
@@ -140,8 +154,12 @@ def _load(items: Sequence[pystac.Item], profile: Profile, spec: Input, geobox: G
                          fail_on_error=spec.on_unreadable != "nodata")
 
 
-def _global_attrs(recipe: Recipe, name: str, inputs: dict, started: datetime, run_id: str) -> dict:
+def _global_attrs(recipe: Recipe, name: str, inputs: dict, started: datetime, run_id: str,
+                  zones: Zones | None) -> dict:
+    zone_attrs = {} if zones is None else {"zones_source": zones.source, "zone_ids": list(zones.ids),
+                                           "zone_names": list(zones.names)}
     return {
+        **zone_attrs,
         "Conventions": "CF-1.10",
         "title": f"SDG {recipe.sdg}: {name}",
         "summary": recipe.title,

@@ -1,26 +1,40 @@
 """Indicator tables in a long, self-describing layout (like the UN SDG database).
 
-One row per series and period: ``indicator, series, period, start_year, end_year,
-value, unit, note``. A reader needs no other file to know what a number means.
+One row per series, zone and period: ``indicator, series, zone, zone_name, period,
+start_year, end_year, value, lower, upper, ci_level, unit, note``. The AOI total is
+zone ``all``; ``lower``/``upper``/``ci_level`` hold an interval where a series has one
+(empty otherwise). A reader needs no other file to know what a number means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-COLUMNS = ["indicator", "series", "period", "start_year", "end_year", "value", "unit", "note"]
+COLUMNS = ["indicator", "series", "zone", "zone_name", "period", "start_year", "end_year", "value", "lower",
+           "upper", "ci_level", "unit", "note"]
+ALL = "all"
+FLOATS = ("value", "lower", "upper", "ci_level")
 
 
-def yearly_rows(indicator: str, series: Mapping[str, tuple[Mapping[int, float], str, str]]) -> list[dict]:
-    """Rows for ``{series: ({year: value}, unit, note)}``."""
+def zones_of(stat: xr.DataArray) -> Iterator[tuple[str, str, xr.DataArray]]:
+    """(zone id, zone name, the statistic of that zone) for every zone of a labelled statistic."""
+    names = stat["zone_name"].values if "zone_name" in stat.coords else stat["zone"].values
+    for zone, name in zip(stat["zone"].values, names):
+        yield str(zone), str(name), stat.sel(zone=zone)
+
+
+def yearly_rows(indicator: str, series: Mapping[str, tuple[Mapping[int, float], str, str]], *,
+                zone: str = ALL, zone_name: str = "AOI") -> list[dict]:
+    """Rows for ``{series: ({year: value}, unit, note)}`` of one zone."""
     rows = []
     for name, (values, unit, note) in series.items():
         for year, value in sorted(values.items()):
-            rows.append(dict(indicator=indicator, series=name, period=str(year), start_year=year,
-                             end_year=year, value=float(value), unit=unit, note=note))
+            rows.append(dict(indicator=indicator, series=name, zone=zone, zone_name=zone_name, period=str(year),
+                             start_year=year, end_year=year, value=float(value), unit=unit, note=note))
     return rows
 
 
@@ -31,17 +45,19 @@ def period_mean(values: Mapping[int, float], span: tuple[int, int]) -> float:
 
 
 def change_rows(indicator: str, name: str, values: Mapping[int, float], unit: str,
-                baseline: tuple[int, int], reporting: tuple[int, int]) -> list[dict]:
+                baseline: tuple[int, int], reporting: tuple[int, int], *, zone: str = ALL,
+                zone_name: str = "AOI") -> list[dict]:
     """Baseline mean, reporting mean and the % change between them (negative = loss)."""
     base, rep = period_mean(values, baseline), period_mean(values, reporting)
     change = (rep - base) / base * 100.0 if base else float("nan")
     b, r = f"{baseline[0]}-{baseline[1]}", f"{reporting[0]}-{reporting[1]}"
+    where = dict(indicator=indicator, zone=zone, zone_name=zone_name)
     return [
-        dict(indicator=indicator, series=f"{name}_mean", period=f"baseline {b}", start_year=baseline[0],
+        dict(where, series=f"{name}_mean", period=f"baseline {b}", start_year=baseline[0],
              end_year=baseline[1], value=base, unit=unit, note="mean of the baseline years"),
-        dict(indicator=indicator, series=f"{name}_mean", period=f"reporting {r}", start_year=reporting[0],
+        dict(where, series=f"{name}_mean", period=f"reporting {r}", start_year=reporting[0],
              end_year=reporting[1], value=rep, unit=unit, note="mean of the reporting years"),
-        dict(indicator=indicator, series=f"{name}_change", period=f"{r} vs {b}", start_year=baseline[0],
+        dict(where, series=f"{name}_change", period=f"{r} vs {b}", start_year=baseline[0],
              end_year=reporting[1], value=change, unit="percent",
              note="(reporting mean - baseline mean) / baseline mean x 100; negative = loss"),
     ]
@@ -49,12 +65,12 @@ def change_rows(indicator: str, name: str, values: Mapping[int, float], unit: st
 
 def frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=COLUMNS)
-    return df.astype({"start_year": "int64", "end_year": "int64", "value": "float64"})
+    return df.astype({"start_year": "int64", "end_year": "int64", **{c: "float64" for c in FLOATS}})
 
 
-def value(table: pd.DataFrame, series: str, period: str) -> float:
-    """One value of a table, e.g. ``value(t, "forest_area_pct", "2024")``."""
-    hit = table[(table.series == series) & (table.period == period)]
+def value(table: pd.DataFrame, series: str, period: str, zone: str = ALL) -> float:
+    """One value of a table, e.g. ``value(t, "forest_area_pct", "2024")`` (the AOI's unless ``zone``)."""
+    hit = table[(table.series == series) & (table.period == period) & (table.zone == zone)]
     if len(hit) != 1:
-        raise KeyError(f"table has {len(hit)} rows for series {series!r}, period {period!r}")
+        raise KeyError(f"table has {len(hit)} rows for series {series!r}, period {period!r}, zone {zone!r}")
     return float(hit.value.iloc[0])

@@ -104,8 +104,10 @@ def test_product_is_self_describing(products, sdg, layer):
             assert all(href.startswith("file://") for href in record["assets"].values())
     table = result.table
     assert (path / "table.csv").read_text().splitlines()[0] == ",".join(tables.COLUMNS)
-    written = pd.read_parquet(path / "table.parquet")  # the indicator rows, then the run's footprint rows
-    pd.testing.assert_frame_equal(written[written.indicator != "run footprint"], table)
+    written = pd.read_parquet(path / "table.parquet")  # the indicator rows only: the footprint has its own file
+    pd.testing.assert_frame_equal(written, table)
+    assert set(table.zone) == {"all"} and table.lower.isna().all() and table.ci_level.isna().all()
+    assert (path / "footprint.csv").read_text().splitlines()[0] == "quantity,value,unit,note"
     assert (path / "quicklook.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -127,8 +129,12 @@ def test_planning_computes_nothing(demo_catalog):
     from catalog.profiles import get_profile
     from catalog.search import SearchRequest, search
     from pipeline.grid import make_geobox
-    from pipeline.indicators import Context, get_indicator
     from datetime import datetime, timezone
+
+    from pipeline import engine
+    from pipeline.grid import aoi_in_crs
+    from pipeline.indicators import Context, get_indicator
+    from pipeline.layers import product_layer
 
     for sdg in ("15.1.1", "6.6.1"):
         r = recipe(sdg)
@@ -141,12 +147,14 @@ def test_planning_computes_nothing(demo_catalog):
                                                            None, spec.max_cloud_cover))
                 cubes[name] = load_cube(items, get_profile(spec.collection), spec.bands, gb, chunk=128)
             plan = get_indicator(sdg).plan(Context(r, cubes, gb))
-        assert all(dask.is_dask_collection(v.data) for v in plan.layers.data_vars.values())
-        assert len(plan.layers[plan.legend.layer].data.chunks[1]) > 1  # really chunked
+            built = engine.build(plan.steps, engine.Setting(gb, aoi_in_crs(aoi, gb), {k: c.data for k, c in
+                                                                                      cubes.items()}), product_layer)
+        assert all(dask.is_dask_collection(v.data) for v in built.layers.data_vars.values())
+        assert len(built.layers[plan.legend.layer].data.chunks[1]) > 1  # really chunked
 
 
 def test_failed_run_leaves_nothing(demo_catalog, tmp_path, monkeypatch):
-    from pipeline import dispatch
+    from pipeline.indicators.sdg6_6_1 import science
 
     calls = []
 
@@ -154,7 +162,7 @@ def test_failed_run_leaves_nothing(demo_catalog, tmp_path, monkeypatch):
         calls.append(1)
         raise RuntimeError("disk full (simulated)")
 
-    monkeypatch.setattr(dispatch, "_water_block", broken)
+    monkeypatch.setattr(science, "yearly_classes", broken)
     with pytest.raises(RuntimeError, match="simulated"):
         run(recipe("6.6.1"), catalog=demo_catalog, out=tmp_path, progress=False)
     assert calls
@@ -195,7 +203,7 @@ def test_water_classes_do_not_depend_on_chunking(products, demo_catalog, tmp_pat
 
 
 def test_forest_barely_depends_on_chunking(products, demo_catalog, tmp_path):
-    """The MMU itself is chunk-exact (tests/test_dispatch.py). The land cover is not quite:
+    """The MMU itself is chunk-exact (tests/test_engine.py). The land cover is not quite:
     GDAL warps each chunk with its approximate transformer (1/8-pixel tolerance, which
     odc-stac does not expose), so nearest-neighbour picks differ on a few boundary pixels."""
     small = _rerun_with_chunk("15.1.1", 128, demo_catalog, tmp_path)

@@ -130,9 +130,9 @@ def test_per_km2_and_rows(tmp_path):
     fp = Meter(powercap_root=_no_rapl(tmp_path), grid_intensity=100).start().read(aoi_km2=4.0)
     per = fp.per_km2()
     assert per["energy_j"] == pytest.approx(fp.energy_j / 4) and per["co2e_g"] == pytest.approx(fp.co2e_g / 4)
-    table = tables.frame(fp.rows((2016, 2024)))
-    assert set(table.indicator) == {"run footprint"} and set(table.period) == {"run"}
-    assert tables.value(table, "energy_per_km2", "run") == pytest.approx(fp.energy_j / 4)
+    table = fp.frame()
+    assert list(table.columns) == ["quantity", "value", "unit", "note"] and table.quantity.is_unique
+    assert table.set_index("quantity").value["energy_per_km2"] == pytest.approx(fp.energy_j / 4)
     assert fp.summary().startswith("footprint: ") and "(model)" in fp.summary()
     unknown = Meter(powercap_root=_no_rapl(tmp_path)).start().read()
     assert all(v is None for v in unknown.per_km2().values())
@@ -171,10 +171,12 @@ def test_a_run_carries_its_footprint_consistently(product):
     fp = product.item["properties"]["sdgcube:footprint"]
     assert fp == product.footprint.to_dict()
     table = pd.read_parquet(product.path / "table.parquet")
-    pd.testing.assert_frame_equal(footprint.indicator_rows(table), product.table)  # the result: indicator rows
-    pd.testing.assert_frame_equal(pd.read_csv(product.path / "table.csv"), table, check_dtype=False)
-    rows = table[table.indicator == "run footprint"]
-    value = lambda series: tables.value(rows, series, "run")  # noqa: E731
+    pd.testing.assert_frame_equal(table, product.table)  # the indicator rows only: what a rerun reproduces
+    pd.testing.assert_frame_equal(pd.read_csv(product.path / "table.csv", keep_default_na=False,
+                                              na_values=[""]), table, check_dtype=False)
+    rows = pd.read_csv(product.path / "footprint.csv").set_index("quantity")
+    assert product.item["assets"]["footprint"]["href"].endswith("footprint.csv")
+    value = lambda quantity: float(rows.value[quantity])  # noqa: E731
     assert value("wall_time") == pytest.approx(fp["wall_s"]) and value("cpu_time") == pytest.approx(fp["cpu_s"])
     assert value("energy") == pytest.approx(fp["energy_j"]) and value("co2e") == pytest.approx(fp["co2e_g"])
     assert fp["grid_intensity_g_per_kwh"] == 100

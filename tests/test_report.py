@@ -36,9 +36,9 @@ def product(demo_catalog, tmp_path_factory):
 def _render_again(product, tmp_path, *, recipe=None, table=None) -> str:
     """The report of the fixture's product, re-rendered with another recipe or table."""
     from pipeline.indicators import Legend
-    from pipeline.indicators.sdg15_1_1 import COLOURS, FOREST_CLASSES
+    from pipeline.indicators.sdg15_1_1.legend import COLOURS, FOREST_CLASSES
 
-    plan = SimpleNamespace(series=("forest_area_pct",),
+    plan = SimpleNamespace(series=("forest_area_pct",), map_series="forest_area_pct",
                            legend=Legend("forest", {k: (FOREST_CLASSES[k], COLOURS[k]) for k in FOREST_CLASSES}))
     with xr.open_zarr(product.path / "product.zarr", mask_and_scale=False) as ds:
         path = report.write(tmp_path, ds=ds, plan=plan, table=product.table if table is None else table,
@@ -78,6 +78,18 @@ def test_text_is_escaped(product, tmp_path):
     html = _render_again(product, tmp_path, recipe=evil)
     assert "<script" not in html and "<b>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;" in html
+
+
+def test_interval_columns_are_drawn(product, tmp_path):
+    """The table's own lower/upper/ci_level columns (where the confidence-interval work writes)."""
+    table = product.table.copy()
+    pct = (table.series == "forest_area_pct") & (table.zone == "all")
+    table.loc[pct, "lower"] = table.loc[pct, "value"] - 1.0
+    table.loc[pct, "upper"] = table.loc[pct, "value"] + 1.0
+    table.loc[pct, "ci_level"] = 0.95
+    html = _render_again(product, tmp_path, table=table)
+    assert "Accuracy and confidence intervals" in html
+    assert re.search(r'id="(?:FillBetween)?PolyCollection', html)
 
 
 def test_intervals_are_shown_only_where_the_table_has_them(product, tmp_path):

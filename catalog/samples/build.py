@@ -11,17 +11,17 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pystac
 import rasterio
-from rasterio.crs import CRS
-from rasterio.warp import transform_bounds
 from pystac.extensions.eo import EOExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import RasterExtension
+from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
 from shapely.geometry import box, mapping
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "data"
@@ -51,15 +51,15 @@ _L7 = "stars/tif/L7_ETMs.tif"
 _L8 = "satellite/testdata/LC8/LC81950252013188LGN00_B{}.TIF"
 SCENES = (
     Scene("L7_ETMs_olinda", "Landsat 7 ETM+ bands 1-5,7 over Olinda, Brazil (stars package)",
-          datetime(2002, 7, 1, tzinfo=timezone.utc),  # a 2002 scene per the stars documentation
+          datetime(2002, 7, 1, tzinfo=UTC),  # a 2002 scene per the stars documentation
           tuple(Band(k, _L7, i) for i, k in enumerate(("blue", "green", "red", "nir", "swir16", "swir22"), 1))),
     Scene("olinda_dem", "SRTM-derived DEM of the same Olinda extent (stars package)",
-          datetime(2000, 2, 11, tzinfo=timezone.utc), (Band("dem", "stars/tif/olinda_dem_utm25s.tif"),),
+          datetime(2000, 2, 11, tzinfo=UTC), (Band("dem", "stars/tif/olinda_dem_utm25s.tif"),),
           crs="EPSG:31985",
           note="the file is tagged EPSG:32000; its name (utm25s) and bounds match the L7 scene in "
                "EPSG:31985 (SIRGAS 2000 / UTM 25S)"),
     Scene("LC81950252013188LGN00", "Landsat 8 OLI L1 digital numbers, path 195 row 25 (satellite package)",
-          datetime(2013, 7, 7, tzinfo=timezone.utc),
+          datetime(2013, 7, 7, tzinfo=UTC),
           tuple(Band(k, _L8.format(n)) for k, n in (("coastal", 1), ("blue", 2), ("green", 3), ("red", 4),
                                                      ("nir", 5), ("swir16", 6), ("swir22", 7), ("qa", "QA")))),
 )
@@ -129,10 +129,13 @@ def build_samples(out_dir: Path = DEFAULT_DIR) -> Path:
         cogs_dir = tmp / "out" / "cogs"
         cogs_dir.mkdir(parents=True)
         final_cogs = out_dir / "cogs"
+        # placeholders: update_extent_from_items sets both
+        whole_world: list[list[float | int]] = [[-180, -90, 180, 90]]
+        open_interval: list[list[datetime | None]] = [[None, None]]
         collection = pystac.Collection(
             COLLECTION, "Small real scenes from Debian's r-cran-stars and r-cran-satellite packages (GPL-2+/GPL-3 "
             "packages; the imagery itself is Landsat, public domain, and SRTM)",
-            pystac.Extent(pystac.SpatialExtent([[-180, -90, 180, 90]]), pystac.TemporalExtent([[None, None]])),
+            pystac.Extent(pystac.SpatialExtent(whole_world), pystac.TemporalExtent(open_interval)),
             license="other")
         for scene in SCENES:
             cogs = {}

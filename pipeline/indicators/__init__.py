@@ -1,25 +1,41 @@
-"""Indicator registry: one module per SDG indicator, registered by its code."""
+"""Indicator registry: one package per SDG indicator, listed once in ``PACKAGES``.
+
+A package's ``__init__`` defines ``INDICATOR`` from its parameters alone, so listing
+and validating recipes imports neither numba, dask nor odc-stac; the science (its
+``plan`` module) is imported only to run.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask
-import pandas as pd
-import xarray as xr
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+    from odc.geo.geobox import GeoBox
 
-from catalog.load import Cube
+    from catalog.load import Cube
+    from pipeline.engine import Step
+    from pipeline.recipe import Recipe
+    from pipeline.zones import Zones
+
+PACKAGES = (
+    "pipeline.indicators.sdg6_6_1",
+    "pipeline.indicators.sdg15_1_1",
+)
 
 
 @dataclass(frozen=True)
 class Context:
-    """What an indicator gets: the recipe, its loaded cubes (chunked on the recipe's grid), the grid."""
+    """What an indicator plans with: the recipe, its loaded cubes (chunked on the grid), the grid, the zones."""
 
-    recipe: Any
+    recipe: Recipe
     cubes: Mapping[str, Cube]
-    geobox: Any
+    geobox: GeoBox
+    zones: Zones | None = None
 
 
 @dataclass(frozen=True)
@@ -30,50 +46,58 @@ class Legend:
     classes: Mapping[int, tuple[str, str]]
 
 
+Stats = Mapping[str, "xr.DataArray"]
+
+
 @dataclass(frozen=True)
 class Plan:
-    """A lazy product: layers to write, small statistics computed in the same pass, and
-    functions that turn the computed statistics into the table and a one-line summary."""
+    """An indicator's steps for the engine, and what turns their statistics into the table.
 
-    layers: xr.Dataset
-    stats: Mapping[str, dask.delayed]
-    table: Callable[[Mapping[str, Any]], pd.DataFrame]
+    ``table(stats)`` gets the labelled statistics (dims period, zone, class...) and returns
+    the long table; ``series`` are worth a trend chart; ``map_series`` is the series the
+    report maps per zone (its last period).
+    """
+
+    steps: tuple[Step, ...]
+    table: Callable[[Stats], pd.DataFrame]
     headline: Callable[[pd.DataFrame], str]
     legend: Legend
-    series: tuple[str, ...] = field(default=())  # table series worth a trend chart
+    series: tuple[str, ...] = field(default=())
+    map_series: str | None = None
 
 
 @dataclass(frozen=True)
 class Indicator:
+    """An SDG indicator: its parameters (a frozen dataclass), the inputs they need, its plan module."""
+
     code: str
     name: str
     Parameters: type
     required_inputs: Callable[[Any], Mapping[str, tuple[str, ...]]]
-    plan: Callable[[Context], Plan]
+    module: str  # defines ``plan(ctx: Context) -> Plan``
+
+    def plan(self, ctx: Context) -> Plan:
+        plan: Plan = importlib.import_module(self.module).plan(ctx)
+        return plan
 
 
-_REGISTRY: dict[str, Indicator] = {}
-
-
-def register(indicator: Indicator) -> Indicator:
-    if indicator.code in _REGISTRY:
-        raise ValueError(f"indicator {indicator.code} registered twice")
-    _REGISTRY[indicator.code] = indicator
-    return indicator
+def _registry() -> dict[str, Indicator]:
+    found: dict[str, Indicator] = {}
+    for name in PACKAGES:
+        indicator = importlib.import_module(name).INDICATOR
+        if indicator.code in found:
+            raise ValueError(f"indicator {indicator.code} is defined by two packages")
+        found[indicator.code] = indicator
+    return found
 
 
 def get_indicator(code: str) -> Indicator:
-    _load_all()
+    registry = _registry()
     try:
-        return _REGISTRY[code]
+        return registry[code]
     except KeyError:
-        raise KeyError(f"no indicator registered for SDG {code!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+        raise KeyError(f"no indicator registered for SDG {code!r}; available: {', '.join(sorted(registry))}") from None
 
 
 def available() -> list[str]:
-    _load_all()
-    return sorted(_REGISTRY)
-
-
-def _load_all() -> None:
-    from pipeline.indicators import sdg6_6_1, sdg15_1_1  # noqa: F401  (registration side effect)
+    return sorted(_registry())

@@ -1,0 +1,51 @@
+"""6.6.1's table (per zone and year, and the period change) and headline from the labelled class areas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import kernels
+from pipeline import tables
+from pipeline.indicators import Stats
+
+M2_PER_KM2 = 1e6
+
+
+def table(stats: Stats, periods) -> pd.DataFrame:
+    rows: list[dict] = []
+    for zone, name, km2 in tables.zones_of(stats["areas"] / M2_PER_KM2):
+        years = [int(p) for p in km2.period.values]
+        at = {y: km2.sel(period=str(y)).values for y in years}
+        per_year = lambda cls: {y: float(at[y][cls]) for y in years}  # noqa: E731
+        permanent, seasonal = per_year(kernels.PERMANENT), per_year(kernels.SEASONAL)
+        total = {y: permanent[y] + seasonal[y] for y in years}
+        aoi = {y: float(at[y].sum()) for y in years}
+        pct = lambda values: {y: values[y] / aoi[y] * 100 if aoi[y] else np.nan for y in years}  # noqa: E731
+        rows += tables.yearly_rows("6.6.1", {
+            "permanent_water_area": (permanent, "km2", "water on all clear observations of the year"),
+            "seasonal_water_area": (seasonal, "km2", "water on some clear observations of the year"),
+            "total_water_area": (total, "km2", "permanent + seasonal"),
+            "permanent_water_pct": (pct(permanent), "percent", "of the zone's total area (land + inland water)"),
+            "seasonal_water_pct": (pct(seasonal), "percent", "of the zone's total area (land + inland water)"),
+            "no_observation_area": (per_year(kernels.NO_OBSERVATION), "km2",
+                                    "too few clear observations to class; excluded from water areas"),
+            "aoi_area": (aoi, "km2", "true area of the AOI (or of its part in the zone) on the ellipsoid"),
+        }, zone=zone, zone_name=name)
+        if periods.baseline and periods.reporting:
+            for series, values in (("permanent_water_area", permanent), ("seasonal_water_area", seasonal),
+                                   ("total_water_area", total)):
+                rows += tables.change_rows("6.6.1", series, values, "km2", periods.baseline, periods.reporting,
+                                           zone=zone, zone_name=name)
+    return tables.frame(rows)
+
+
+def headline(table: pd.DataFrame) -> str:
+    aoi = table[table.zone == tables.ALL]
+    last = aoi[aoi.series == "permanent_water_area"].sort_values("end_year").iloc[-1]
+    seasonal = tables.value(aoi, "seasonal_water_area", last.period)
+    text = f"permanent water {last.period}: {last.value:.3f} km², seasonal {seasonal:.3f} km²"
+    change = aoi[aoi.series == "permanent_water_area_change"]
+    if len(change):
+        text += f"; permanent change {change.period.iloc[0]}: {change.value.iloc[0]:+.2f} %"
+    return text
