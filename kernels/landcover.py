@@ -15,7 +15,6 @@
 import numba
 import numpy as np
 
-
 _NODATA_U8 = 255
 
 

@@ -146,7 +146,8 @@ def _key_of_bits(bits):
 def float_key_histogram(values, labels, prefixes, shift, bits, out):
     """ADD counts of key bits [shift, shift + bits) of values whose higher bits match.
 
-    values: float32 (y, x), NaN skipped (keys as ``pipeline.engine.float_keys``); labels: int32 (y, x), negative skipped;
+    values: float32 (y, x), NaN skipped (keys as ``pipeline.engine.float_keys``);
+    labels: int32 (y, x), negative skipped;
     prefixes: uint64 (n_labels, r): for target r of a label, the key bits above
     shift + bits found by the earlier passes (0 on the first pass, where
     shift + bits = 32); out: int64 (n_labels, r, 2 ** bits).

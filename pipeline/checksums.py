@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -27,11 +27,17 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_file(path: str | Path, fs: fsspec.AbstractFileSystem | None = None) -> str:
     """Checksum of a local file, or of ``path`` on ``fs``, read in 1 MiB blocks."""
+    if fs is None:
+        with open(path, "rb") as f:
+            return _sha256_stream(f)
+    with fs.open(str(path), "rb") as f:
+        return _sha256_stream(f)
+
+
+def _sha256_stream(f: BinaryIO) -> str:
     digest = hashlib.sha256()
-    opener = fs.open(str(path), "rb") if fs is not None else open(path, "rb")
-    with opener as f:
-        while block := f.read(BLOCK):
-            digest.update(block)
+    while block := f.read(BLOCK):
+        digest.update(block)
     return digest.hexdigest()
 
 

@@ -189,7 +189,7 @@ class Built:
 def pixels_for(metres: float, geobox: GeoBox) -> int:
     """A halo of ``metres`` in whole pixels of the grid (at least the distance, never less)."""
     res = min(abs(geobox.resolution.x), abs(geobox.resolution.y))
-    return int(math.ceil(metres / res)) if metres > 0 else 0
+    return math.ceil(metres / res) if metres > 0 else 0
 
 
 def zone_coords(zones: Zones | None) -> list[str]:
@@ -342,7 +342,7 @@ class _StepGraph:
             idx = np.flatnonzero((years >= period.start) & (years <= period.end))
         sub = cube.isel(time=idx)
         coords = {"time": sub["time"].values}
-        coords.update({k: np.asarray(v.values) for k, v in sub.coords.items()
+        coords.update({str(k): np.asarray(v.values) for k, v in sub.coords.items()
                        if k not in ("time", "x", "y", "spatial_ref") and v.dims == ("time",)})
         arrays = {band: (sub[band].data if idx.size else None) for band in self.step.inputs[name]}
         return arrays, coords
@@ -432,23 +432,21 @@ def exact_quantiles(count: Callable[[np.ndarray, int, int], np.ndarray], n_label
     target's prefix (``kernels.float_key_histogram`` summed over the blocks).
     """
     prefixes = np.zeros((n_labels, 2 * len(q)), np.uint64)
-    counts, ranks = None, None
-    shift = 32
-    for bits in RADIX_BITS:
+    shift = 32 - RADIX_BITS[0]
+    hist = count(prefixes, shift, RADIX_BITS[0])
+    counts = hist[:, 0, :].sum(axis=1)  # every target counts all values in the first pass
+    prefixes, ranks = _descend(hist, prefixes, _target_ranks(counts, q), RADIX_BITS[0])
+    for bits in RADIX_BITS[1:]:
         shift -= bits
-        hist = count(prefixes, shift, bits)
-        if counts is None:
-            counts = hist[:, 0, :].sum(axis=1)
-            ranks = _target_ranks(counts, q)
-        prefixes, ranks = _descend(hist, prefixes, ranks, bits)
-    assert counts is not None
+        prefixes, ranks = _descend(count(prefixes, shift, bits), prefixes, ranks, bits)
     return _interpolate(prefixes, counts, q)
 
 
 def zonal_percentiles(values: da.Array, labels: da.Array, n_labels: int, q: Sequence[float]) -> np.ndarray:
     """Exact percentiles (n_labels, len(q)) of (y, x) float32 ``values`` per int32 label, any chunking."""
     labels = labels.rechunk(values.chunks)
-    pairs = list(zip(values.to_delayed(optimize_graph=False).ravel(), labels.to_delayed(optimize_graph=False).ravel()))
+    pairs = list(zip(values.to_delayed(optimize_graph=False).ravel(), labels.to_delayed(optimize_graph=False).ravel(),
+                     strict=True))
 
     def count(prefixes: np.ndarray, shift: int, bits: int) -> np.ndarray:
         shared = _shared("prefixes", prefixes, tokenize(prefixes))

@@ -85,7 +85,7 @@ class Footprint:
         quantities = {"wall_s": self.wall_s, "cpu_s": self.cpu_s, "bytes_read": self.bytes_read,
                       "energy_j": self.energy_j, "co2e_g": self.co2e_g}
         if not self.aoi_km2:
-            return {k: None for k in quantities}
+            return dict.fromkeys(quantities)
         return {k: (v / self.aoi_km2 if v is not None else None) for k, v in quantities.items()}
 
     def frame(self) -> pd.DataFrame:

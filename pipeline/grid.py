@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyproj
 import shapely
+from odc.geo.crs import CRS
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
 from shapely.geometry.base import BaseGeometry
@@ -25,9 +26,16 @@ def make_geobox(aoi: BaseGeometry, crs: str, resolution: float) -> GeoBox:
     return GeoBox.from_geopolygon(Geometry(aoi, crs="EPSG:4326").to_crs(crs), resolution=resolution, crs=crs)
 
 
+def _crs(box: GeoBox) -> CRS:
+    """The grid's CRS; every grid made by ``make_geobox`` has one."""
+    if box.crs is None:
+        raise ValueError("the grid has no CRS: areas and AOI masks need one")
+    return box.crs
+
+
 def aoi_in_crs(aoi: BaseGeometry, geobox: GeoBox) -> BaseGeometry:
     """The lon/lat AOI in the grid's CRS, prepared for many point-in-polygon tests."""
-    geom = Geometry(aoi, crs="EPSG:4326").to_crs(geobox.crs).geom
+    geom = Geometry(aoi, crs="EPSG:4326").to_crs(_crs(geobox)).geom
     shapely.prepare(geom)
     return geom
 
@@ -71,7 +79,7 @@ def _fill_inside(box: GeoBox, geom, out: np.ndarray, y0: int, y1: int, x0: int, 
 
 def area_of(box: GeoBox) -> np.ndarray:
     """True area (m²) of every pixel of ``box`` (cheap: a few ms per 1024² block)."""
-    return _geographic_area(box) if box.crs.geographic else _projected_area(box)
+    return _geographic_area(box) if _crs(box).geographic else _projected_area(box)
 
 
 def _centres(box: GeoBox, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,9 +94,10 @@ def _projected_area(box: GeoBox) -> np.ndarray:
     rows = np.unique(np.r_[np.arange(0, ny, _AREA_LATTICE), ny]).astype(float)
     cols = np.unique(np.r_[np.arange(0, nx, _AREA_LATTICE), nx]).astype(float)
     x, y = _centres(box, rows, cols)
-    to_lonlat = pyproj.Transformer.from_crs(box.crs.to_wkt(), "EPSG:4326", always_xy=True)
+    wkt = _crs(box).to_wkt()
+    to_lonlat = pyproj.Transformer.from_crs(wkt, "EPSG:4326", always_xy=True)
     lon, lat = to_lonlat.transform(x, y)
-    scale = np.asarray(pyproj.Proj(box.crs.to_wkt()).get_factors(lon, lat).areal_scale)
+    scale = np.asarray(pyproj.Proj(wkt).get_factors(lon, lat).areal_scale)
     nominal = abs(box.affine.a * box.affine.e - box.affine.b * box.affine.d)
     # Bilinear on the lattice, done separably (columns, then rows): the same weights as
     # scipy's RegularGridInterpolator, ~20x faster, so blocks can be recomputed per use.
@@ -113,7 +122,9 @@ def _geographic_area(box: GeoBox) -> np.ndarray:
     a = box.affine
     if a.b or a.d:
         raise ValueError("rotated geographic grids are not supported")
-    ellipsoid = pyproj.CRS(box.crs.to_wkt()).ellipsoid
+    ellipsoid = pyproj.CRS(_crs(box).to_wkt()).ellipsoid
+    if ellipsoid is None:
+        raise ValueError(f"the grid's CRS {_crs(box)} has no ellipsoid: cell areas cannot be computed")
     major, e2 = ellipsoid.semi_major_metre, 1 - (ellipsoid.semi_minor_metre / ellipsoid.semi_major_metre) ** 2
     edges = np.radians(a.f + a.e * np.arange(ny + 1))
     q = _authalic_q(np.sin(edges), e2)
@@ -136,7 +147,7 @@ def smallest_pixel_area(geobox: GeoBox) -> float:
     covers the rest (an over-wide MMU halo is harmless, a narrow one is not).
     """
     ny, nx = geobox.shape
-    func = _geographic_area if geobox.crs.geographic else _projected_area
+    func = _geographic_area if _crs(geobox).geographic else _projected_area
     samples = [func(geobox[y:y + 1, x:x + 1])[0, 0]
                for y in {0, ny // 2, ny - 1} for x in {0, nx // 2, nx - 1}]
     return min(samples) * 0.999

@@ -9,7 +9,7 @@ palette anywhere); continuous ones carry ``units`` and NaN as fill value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def product_layer(data: Any, periods: Sequence[Period] | None, geobox: GeoBox, layer: Layer) -> xr.DataArray:
     """The engine's ``layer_wrapper``: dims (time | period, y, x) or (y, x) with CF attributes."""
-    coords: dict[str, Any] = dict(xr_coords(geobox, crs_coord_name="spatial_ref"))
+    coords: dict[Hashable, Any] = dict(xr_coords(geobox, crs_coord_name="spatial_ref"))
     if periods is None:
         dims: tuple[str, ...] = ("y", "x")
     elif all(p.start == p.end and p.label == str(p.start) for p in periods):

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -27,15 +26,15 @@ from shapely.geometry import mapping
 
 from pipeline import engine, memory, quicklook, report
 from pipeline.checksums import array_checksums
-from pipeline.footprint import Footprint
-from pipeline.zones import Zones
 from pipeline.engine import Built
+from pipeline.footprint import Footprint
 from pipeline.indicators import Plan
+from pipeline.zones import Zones
 
 ZARR, CSV, PARQUET, PNG, ITEM = "product.zarr", "table.csv", "table.parquet", "quicklook.png", "item.json"
 FOOTPRINT_CSV = "footprint.csv"
 # how any xarray user opens the Zarr asset (xarray-assets extension; publish uses it too)
-ZARR_OPEN_KWARGS = {"engine": "zarr", "consolidated": True, "zarr_format": 3}
+ZARR_OPEN_KWARGS: dict[str, Any] = {"engine": "zarr", "consolidated": True, "zarr_format": 3}
 ITEM_EXTENSIONS = (
     "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
     "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
@@ -175,7 +174,9 @@ def _years(ds: xr.Dataset, table: pd.DataFrame) -> list[int]:
 def _parameters(recipe) -> Any:
     """The indicator's parameters as plain JSON values (they are a frozen dataclass)."""
     params = recipe.parameters
-    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else params
+    if dataclasses.is_dataclass(params) and not isinstance(params, type):
+        return dataclasses.asdict(params)
+    return params
 
 
 def _lineage(recipe, provenance: dict, indicator_name: str) -> str:

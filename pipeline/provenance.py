@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -72,11 +72,20 @@ def gpus() -> list[dict[str, str]]:
     except (OSError, subprocess.SubprocessError):
         return []
     fields = ("name", "driver", "memory")
-    return [dict(zip(fields, (v.strip() for v in line.split(",")))) for line in out.splitlines() if line.strip()]
+    rows = [line for line in out.splitlines() if line.strip()]
+    return [dict(zip(fields, (v.strip() for v in line.split(",")), strict=False)) for line in rows]
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
+
+
+def _item_datetime(item: pystac.Item) -> datetime:
+    """The item's datetime, or the start of its range (STAC requires one of them)."""
+    when = item.datetime or item.common_metadata.start_datetime
+    if when is None:
+        raise ValueError(f"STAC item {item.id!r} has neither 'datetime' nor 'start_datetime'")
+    return when
 
 
 def input_record(catalog: str, items: Sequence[pystac.Item], assets: Sequence[str]) -> dict:
@@ -85,7 +94,7 @@ def input_record(catalog: str, items: Sequence[pystac.Item], assets: Sequence[st
         "catalog": strip_token(catalog),
         "items": [
             {"id": item.id, "collection": item.collection_id,
-             "datetime": (item.datetime or item.common_metadata.start_datetime).isoformat(),
+             "datetime": _item_datetime(item).isoformat(),
              "assets": {key: strip_token(item.assets[key].href) for key in assets if key in item.assets}}
             for item in items
         ],

@@ -36,7 +36,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -327,7 +327,7 @@ def _create(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # -- upload and verification ---------------------------------------------------------------------------
@@ -490,8 +490,11 @@ def _input_providers(catalog: str, collection: str) -> list[dict]:
     path = Path(catalog.removeprefix("file://"))
     root = path if path.suffix == ".json" else path / CATALOG
     try:
-        found = pystac.read_file(str(root)).get_child(collection)
-    except Exception:  # the input catalog moved or is not readable: providers are optional
+        parent = pystac.read_file(str(root))
+        if not isinstance(parent, pystac.Catalog):  # an Item or ItemCollection: no children to look up
+            return []
+        found = parent.get_child(collection)
+    except Exception:  # noqa: BLE001 - the input catalog moved or is not readable: providers are optional
         return []
     return [p.to_dict() for p in (getattr(found, "providers", None) or [])]
 
@@ -507,7 +510,8 @@ def datacube(store: str | Path, crs: str | None = None, **storage_options: Any) 
 
 
 def _dimension(ds: xr.Dataset, name: str, crs: str | None) -> dict:
-    values = ds[name].values if name in ds.coords else np.arange(ds.sizes[name])
+    values: np.ndarray = ds[name].values if name in ds.coords else np.arange(ds.sizes[name])
+    dim: dict[str, Any]
     if name in ("x", "y"):
         dim = {"type": "spatial", "axis": name, "extent": [float(values.min()), float(values.max())]}
         steps = np.unique(np.diff(values))

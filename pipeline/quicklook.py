@@ -12,13 +12,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
 
 MAX_PIXELS = 1200  # longest side drawn; larger layers are strided (a quicklook, not a product)
 NODATA_COLOUR = "#ffffff"
@@ -84,7 +84,7 @@ def draw_map(ax: Axes, ds: xr.Dataset, name: str, classes: Classes, *, time_inde
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.set_xlabel(f"x ({_crs_name(ds)})" if ds.spatial_ref.attrs.get("crs_wkt") else "x")
     ax.set_ylabel("y")
-    drawn = {v: classes[v] for v in values}
+    drawn: dict[int | None, tuple[str, str]] = {v: classes[v] for v in values}
     if (index == len(values)).any():
         drawn[None] = (NODATA_LABEL, NODATA_COLOUR)
     return drawn

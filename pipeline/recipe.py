@@ -41,7 +41,11 @@ class AOI:
         """The AOI as a shapely geometry in EPSG:4326."""
         from shapely.geometry import box, shape
 
-        return box(*self.bbox) if self.bbox is not None else shape(dict(self.geometry))
+        if self.bbox is not None:
+            return box(*self.bbox)
+        if self.geometry is None:  # __post_init__ requires exactly one of them
+            raise ValueError(f"AOI {self.name!r} has neither 'bbox' nor 'geometry'")
+        return shape(dict(self.geometry))
 
 
 @dataclass(frozen=True)
@@ -153,21 +157,22 @@ class Recipe:
         """Hash of the recipe file's bytes: the provenance key of a run."""
         return hashlib.sha256(self.text.encode()).hexdigest()
 
-    def with_bbox(self, bbox: tuple[float, float, float, float]) -> "Recipe":
+    def with_bbox(self, bbox: tuple[float, float, float, float]) -> Recipe:
         """Same recipe on another AOI (the CLI's ``--bbox``).
 
         The text (and so the hash in provenance) is rewritten to the AOI really run: a
         product never claims a recipe it was not made from.
         """
-        aoi = AOI(name=f"{self.aoi.name} (bbox override)", bbox=tuple(float(v) for v in bbox))
+        west, south, east, north = (float(v) for v in bbox)
+        aoi = AOI(name=f"{self.aoi.name} (bbox override)", bbox=(west, south, east, north))
         data = yaml.safe_load(self.text) if self.text else None
         text = self.text
         if isinstance(data, dict):
-            data["aoi"] = {"name": aoi.name, "bbox": list(aoi.bbox)}
+            data["aoi"] = {"name": aoi.name, "bbox": [west, south, east, north]}
             text = f"# {self.source} with its AOI replaced by a bbox\n" + yaml.safe_dump(data, sort_keys=False)
         return replace(self, aoi=aoi, text=text)
 
-    def with_zones(self, zones: ZonesSpec) -> "Recipe":
+    def with_zones(self, zones: ZonesSpec) -> Recipe:
         """Same recipe reported per ``zones`` (the CLI's ``--zones``); the text says so too."""
         data = yaml.safe_load(self.text) if self.text else None
         text = self.text

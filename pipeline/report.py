@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -20,16 +20,16 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.patches import Patch
 
-from pipeline import quicklook  # noqa: E402
-from pipeline.footprint import Footprint  # noqa: E402
-from pipeline.tables import ALL  # noqa: E402
-from pipeline.zones import Zones  # noqa: E402
+from pipeline import quicklook
+from pipeline.footprint import Footprint
+from pipeline.tables import ALL
+from pipeline.zones import Zones
 
 REPORT = "report.html"
 MAP_DPI = 80
@@ -118,7 +118,7 @@ def _maps_section(ds: xr.Dataset, legend) -> str:
         fig, axes = plt.subplots(1, len(times), figsize=(6.2 * len(times), 4.8 * min(max(aspect, 0.4), 2) + 1.7),
                                  squeeze=False)
         drawn: dict = {}
-        for ax, t in zip(axes[0], times):
+        for ax, t in zip(axes[0], times, strict=True):
             drawn.update(quicklook.draw_map(ax, ds, name, classes, time_index=t))
         handles = [Patch(facecolor=c, edgecolor="0.3", label=label) for label, c in drawn.values()]
         ncol = min(4, len(handles))
@@ -146,20 +146,20 @@ def _zones_section(table: pd.DataFrame, zones: Zones | None, series: str | None)
     for zone in order:
         part = rows[rows.zone == zone]
         if len(part):
-            values = dict(zip(part.start_year, part.value))
+            values = dict(zip(part.start_year, part.value, strict=True))
             body.append([zone, part.zone_name.iloc[0]] + [_number(values.get(p)) for p in periods])
     html = (f"<h2>Per zone</h2><p class=\"muted\">{escape(series)} ({escape(unit)}) per zone of "
             f"{escape(zones.source)}; zone membership by pixel centre, so the zones and the remainder outside "
             "them add up to the AOI.</p>")
     html += _html_table(["zone", "name", *map(str, periods)], body, numeric=set(range(2, 2 + len(periods))))
-    last = rows[rows.start_year == periods[-1]].set_index("zone").value
-    values = np.array([last.get(z, np.nan) for z in zones.ids], dtype=float)
+    latest = dict(zip(*(rows[rows.start_year == periods[-1]][c] for c in ("zone", "value")), strict=True))
+    shade = np.array([latest.get(z, np.nan) for z in zones.ids], dtype=float)
     fig, ax = plt.subplots(figsize=(7, 5.5))
-    finite = values[np.isfinite(values)]
+    finite = shade[np.isfinite(shade)]
     norm = matplotlib.colors.Normalize(vmin=float(finite.min()) if finite.size else 0.0,
                                        vmax=float(finite.max()) if finite.size else 1.0)
     cmap = plt.get_cmap("viridis")
-    for geom, value, zone in zip(zones.geometries, values, zones.ids):
+    for geom, value, zone in zip(zones.geometries, shade, zones.ids, strict=True):
         colour = cmap(norm(value)) if np.isfinite(value) else "#dddddd"
         for poly in getattr(geom, "geoms", [geom]):
             ax.fill(*poly.exterior.xy, facecolor=colour, edgecolor="0.2", linewidth=0.8)
@@ -185,7 +185,7 @@ def _table_section(table: pd.DataFrame) -> str:
         years = sorted(yearly.start_year.unique())
         rows = []
         for name, group in yearly.groupby("series", sort=False):
-            values = dict(zip(group.start_year, group.value))
+            values = dict(zip(group.start_year, group.value, strict=True))
             rows.append([name, group.unit.iloc[0]] + [_number(values.get(y)) for y in years] + [group.note.iloc[0]])
         html += _html_table(["series", "unit", *map(str, years), "note"], rows,
                             numeric=set(range(2, 2 + len(years))))
@@ -304,7 +304,7 @@ def _intervals(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(found, ignore_index=True) if found else out
 
 
-def _html_table(header: Sequence[str] | None, rows: Iterable[Sequence[Any]], numeric: set[int] = frozenset()) -> str:
+def _html_table(header: Sequence[str] | None, rows: Iterable[Sequence[Any]], numeric: Set[int] = frozenset()) -> str:
     """An escaped HTML table; ``numeric`` columns align right; no header row when ``header`` is None."""
     head = "<tr>" + "".join(f"<th>{escape(str(h))}</th>" for h in header) + "</tr>" if header else ""
     def cell(i: int, c: Any) -> str:

@@ -6,7 +6,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -93,8 +93,8 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
         profile = get_profile(spec.collection)
         items = search(catalog, SearchRequest(
             collection=spec.collection, intersects=aoi,
-            start=datetime(first, 1, 1, tzinfo=timezone.utc),
-            end=datetime(last, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+            start=datetime(first, 1, 1, tzinfo=UTC),
+            end=datetime(last, 12, 31, 23, 59, 59, tzinfo=UTC),
             max_cloud_cover=spec.max_cloud_cover, cloud_cover_property=profile.cloud_cover_property),
             policy=policy)
         profile = get_profile(spec.collection, items)  # the catalog's flavour (asset keys) of the collection

@@ -86,7 +86,7 @@ def convert(tp: Any, value: Any, where: str, source: str) -> Any:
             raise RecipeError(f"{source}: '{where}' = {value!r} is not one of "
                               f"{', '.join(map(repr, get_args(tp)))}")
         return value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a dataclass type, never an instance
         return build(tp, value, where, source)
     if origin is tuple:
         args = get_args(tp)
@@ -96,7 +96,7 @@ def convert(tp: Any, value: Any, where: str, source: str) -> Any:
             return tuple(convert(args[0], v, f"{where}[{i}]", source) for i, v in enumerate(value))
         if len(value) != len(args):
             raise RecipeError(f"{source}: '{where}' must have {len(args)} items; got {len(value)}")
-        return tuple(convert(a, v, f"{where}[{i}]", source) for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(convert(a, v, f"{where}[{i}]", source) for i, (a, v) in enumerate(zip(args, value, strict=True)))
     if origin in (dict, Mapping, typing.Mapping) or tp is dict:
         args = get_args(tp) or (str, Any)
         if not isinstance(value, Mapping):

@@ -23,7 +23,7 @@ FLOATS = ("value", "lower", "upper", "ci_level")
 def zones_of(stat: xr.DataArray) -> Iterator[tuple[str, str, xr.DataArray]]:
     """(zone id, zone name, the statistic of that zone) for every zone of a labelled statistic."""
     names = stat["zone_name"].values if "zone_name" in stat.coords else stat["zone"].values
-    for zone, name in zip(stat["zone"].values, names):
+    for zone, name in zip(stat["zone"].values, names, strict=True):
         yield str(zone), str(name), stat.sel(zone=zone)
 
 
@@ -65,7 +65,7 @@ def change_rows(indicator: str, name: str, values: Mapping[int, float], unit: st
 
 def frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=COLUMNS)
-    return df.astype({"start_year": "int64", "end_year": "int64", **{c: "float64" for c in FLOATS}})
+    return df.astype({"start_year": "int64", "end_year": "int64", **dict.fromkeys(FLOATS, "float64")})
 
 
 def value(table: pd.DataFrame, series: str, period: str, zone: str = ALL) -> float:

@@ -4,8 +4,8 @@ Membership is the pixel-centre rule (``rasterio.features.rasterize`` without
 ``all_touched``): every AOI pixel belongs to exactly one zone or to none, so the
 areas of the zones and of the ``outside zones`` remainder add up to the AOI total,
 and the zone-index layer says which pixel went where. Fractional coverage
-(exactextract) was measured against it on the demo; the figures and the reason for
-this choice are in ``docs/zones.md``.
+(exactextract) is measured against it by ``make bench`` (part 6); the figures and
+the reason for this choice are in the README (Zones).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def read_zones(path: str | Path, *, id_field: str, name_field: str | None = None
         raise ZonesError(f"zones file {source} does not exist; give a GeoPackage, GeoJSON or Shapefile path")
     try:
         frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
+    except Exception as exc:  # noqa: BLE001 - pyogrio raises DataSourceError, DataLayerError, ...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ZonesError(f"zones file {source} is not readable vector data ({reason}); give a GeoPackage, "
                          "GeoJSON or Shapefile (and 'layer' for a file with several layers)") from None
@@ -84,7 +84,7 @@ def read_zones(path: str | Path, *, id_field: str, name_field: str | None = None
     _check_fields(frame, source, id_field, name_field)
     ids = _ids(frame[id_field], source, id_field)
     names = tuple(str(v) if v is not None and str(v) != "nan" else z
-                  for v, z in zip(frame[name_field] if name_field else ids, ids))
+                  for v, z in zip(frame[name_field] if name_field else ids, ids, strict=True))
     if len(ids) > MAX_ZONES:
         raise ZonesError(f"zones file {source} has {len(ids)} zones; at most {MAX_ZONES} are supported: "
                          "split the run by region")
@@ -128,7 +128,7 @@ def _ids(column: Any, source: str, id_field: str) -> tuple[str, ...]:
     if empty:
         raise ZonesError(f"zones file {source}: {len(empty)} features have an empty {id_field!r} (rows "
                          f"{_few(empty)}); every zone needs an id")
-    duplicates = sorted(v for v, n in Counter(values).items() if n > 1)
+    duplicates = sorted(str(v) for v, n in Counter(values).items() if n > 1)
     if duplicates:
         raise ZonesError(f"zones file {source}: {id_field!r} is not unique ({_few(duplicates)} repeat); "
                          "merge those features (e.g. geopandas dissolve) or choose another id_field")

@@ -25,7 +25,7 @@ def table(stats: Stats, params: Parameters) -> pd.DataFrame:
         water = {y: float(at[y][list(params.water_classes)].sum()) for y in years}
         nodata = {y: float(at[y][LANDCOVER_NODATA] + at[y][UNKNOWN]) for y in years}
         land = {y: aoi[y] - water[y] for y in years}
-        forest_km2 = {y: float(forest.sel(period=str(y), **{"class": FOREST})) for y in years}
+        forest_km2 = {y: float(forest.sel({"period": str(y), "class": FOREST})) for y in years}
         pct = {y: forest_km2[y] / land[y] * 100 if land[y] else np.nan for y in years}
         rows += tables.yearly_rows("15.1.1", {
             "forest_area_pct": (pct, "percent", "forest area / land area x 100 (NaN: no land)"),

@@ -52,7 +52,7 @@ def yearly_classes(a_blocks: list[np.ndarray], b_blocks: list[np.ndarray], *, sc
         r1 = min(ny, r0 + rows)
         index = np.empty((nt, r1 - r0, nx), dtype=np.float32)
         t = 0
-        for a, b in zip(a_blocks, b_blocks):
+        for a, b in zip(a_blocks, b_blocks, strict=True):
             k = a.shape[0]
             kernels.normalized_difference(np.ascontiguousarray(a[:, r0:r1]), np.ascontiguousarray(b[:, r0:r1]),
                                           a_scale[t:t + k], a_offset[t:t + k], b_scale[t:t + k],

@@ -17,18 +17,16 @@ def table(stats: Stats, periods) -> pd.DataFrame:
     for zone, name, km2 in tables.zones_of(stats["areas"] / M2_PER_KM2):
         years = [int(p) for p in km2.period.values]
         at = {y: km2.sel(period=str(y)).values for y in years}
-        per_year = lambda cls: {y: float(at[y][cls]) for y in years}  # noqa: E731
-        permanent, seasonal = per_year(kernels.PERMANENT), per_year(kernels.SEASONAL)
+        permanent, seasonal = _per_year(at, kernels.PERMANENT), _per_year(at, kernels.SEASONAL)
         total = {y: permanent[y] + seasonal[y] for y in years}
         aoi = {y: float(at[y].sum()) for y in years}
-        pct = lambda values: {y: values[y] / aoi[y] * 100 if aoi[y] else np.nan for y in years}  # noqa: E731
         rows += tables.yearly_rows("6.6.1", {
             "permanent_water_area": (permanent, "km2", "water on all clear observations of the year"),
             "seasonal_water_area": (seasonal, "km2", "water on some clear observations of the year"),
             "total_water_area": (total, "km2", "permanent + seasonal"),
-            "permanent_water_pct": (pct(permanent), "percent", "of the zone's total area (land + inland water)"),
-            "seasonal_water_pct": (pct(seasonal), "percent", "of the zone's total area (land + inland water)"),
-            "no_observation_area": (per_year(kernels.NO_OBSERVATION), "km2",
+            "permanent_water_pct": (_pct(permanent, aoi), "percent", "of the zone's total area (land + inland water)"),
+            "seasonal_water_pct": (_pct(seasonal, aoi), "percent", "of the zone's total area (land + inland water)"),
+            "no_observation_area": (_per_year(at, kernels.NO_OBSERVATION), "km2",
                                     "too few clear observations to class; excluded from water areas"),
             "aoi_area": (aoi, "km2", "true area of the AOI (or of its part in the zone) on the ellipsoid"),
         }, zone=zone, zone_name=name)
@@ -38,6 +36,15 @@ def table(stats: Stats, periods) -> pd.DataFrame:
                 rows += tables.change_rows("6.6.1", series, values, "km2", periods.baseline, periods.reporting,
                                            zone=zone, zone_name=name)
     return tables.frame(rows)
+
+
+def _per_year(at: dict[int, np.ndarray], cls: int) -> dict[int, float]:
+    return {y: float(v[cls]) for y, v in at.items()}
+
+
+def _pct(values: dict[int, float], aoi: dict[int, float]) -> dict[int, float]:
+    """Share of the zone's area; NaN where the zone has no area in the AOI."""
+    return {y: values[y] / aoi[y] * 100 if aoi[y] else np.nan for y in values}
 
 
 def headline(table: pd.DataFrame) -> str:
