@@ -8,6 +8,7 @@ zone ``all``; ``lower``/``upper``/``ci_level`` hold an interval where a series h
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -25,6 +26,13 @@ def zones_of(stat: xr.DataArray) -> Iterator[tuple[str, str, xr.DataArray]]:
     names = stat["zone_name"].values if "zone_name" in stat.coords else stat["zone"].values
     for zone, name in zip(stat["zone"].values, names, strict=True):
         yield str(zone), str(name), stat.sel(zone=zone)
+
+
+def warn_empty(indicator: str, empty: list[str]) -> None:
+    """Say which zones have no area to divide by: their shares are NaN, never 0."""
+    if empty:
+        warnings.warn(f"SDG {indicator}: zones {', '.join(empty)} have no area in the AOI (or no land); "
+                      "their percentages are NaN", stacklevel=3)
 
 
 def yearly_rows(indicator: str, series: Mapping[str, tuple[Mapping[int, float], str, str]], *,

@@ -8,7 +8,8 @@ import yaml
 from pipeline.recipe import Recipe, load_recipe, recipe_from_text
 from pipeline.schema import RecipeError
 
-RECIPES = sorted(Path(__file__).parents[1].joinpath("recipes").glob("*.yaml"))
+ROOT = Path(__file__).parents[1]
+RECIPES = sorted(ROOT.joinpath("recipes").glob("*.yaml"))
 
 
 def write(tmp_path, data, name="r.yaml") -> Path:
@@ -127,3 +128,23 @@ def test_recipe_from_text_validates_like_a_file():
     data["grid"]["resolutoin"] = 10
     with pytest.raises(RecipeError, match=r"<cell>.*resolutoin.*resolution"):
         recipe_from_text(yaml.safe_dump(data), source="<cell>")
+
+
+def test_validating_a_recipe_imports_no_numba_dask_or_odc_stac():
+    """Listing indicators and checking a recipe stays light: the science is imported only to run."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pipeline.recipe import load_recipe\nfrom pipeline.indicators import available\n"
+            "for s in available(): load_recipe(f'recipes/{s}.yaml')\n"
+            "print(' '.join(m for m in ('numba', 'dask', 'odc.stac', 'xarray', 'kernels') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_the_registry_is_one_explicit_list():
+    from pipeline import indicators
+
+    codes = [__import__(p, fromlist=["INDICATOR"]).INDICATOR.code for p in indicators.PACKAGES]
+    assert sorted(codes) == indicators.available() and len(set(codes)) == len(codes)
+    assert sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml")) == sorted(codes)

@@ -110,3 +110,20 @@ def test_a_bad_zones_file_fails_the_cli_in_one_line_and_writes_nothing(demo_cata
     assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
     assert done.stderr.startswith("error: zones file") and "not unique" in done.stderr
     assert not out.exists() or not any(out.rglob("*"))
+
+
+def test_a_zone_outside_the_aoi_gets_nan_shares_and_a_warning(demo_catalog, demo_truth, tmp_path):
+    from pipeline import tables
+    from pipeline.recipe import ZonesSpec, load_recipe
+    from pipeline.run import run
+
+    w, s, e, n = demo_truth["aoi"]["bbox"]
+    path = write(tmp_path, frame(["in", "away"], [box(w, s, e, n), box(w + 1, s + 1, e + 1, n + 1)]))
+    recipe = load_recipe(ROOT / "recipes" / "15.1.1.yaml").with_zones(ZonesSpec(str(path), "code", "name"))
+    assert "zones:" in recipe.text and str(path) in recipe.text  # the recorded recipe says what was run
+    with pytest.warns(UserWarning, match="zones away.* have no area"):
+        table = run(recipe, catalog=demo_catalog, out=tmp_path / "out", progress=False).table
+    assert np.isnan(tables.value(table, "forest_area_pct", "2024", "away"))
+    assert tables.value(table, "aoi_area", "2024", "away") == 0
+    assert tables.value(table, "aoi_area", "2024", "in") == pytest.approx(tables.value(table, "aoi_area", "2024"),
+                                                                        rel=1e-12)

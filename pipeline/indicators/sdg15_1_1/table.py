@@ -16,6 +16,7 @@ UNKNOWN = 255
 
 def table(stats: Stats, params: Parameters) -> pd.DataFrame:
     rows: list[dict] = []
+    empty = []
     forest_by_zone = {z: f for z, _, f in tables.zones_of(stats["forest"] / M2_PER_KM2)}
     for zone, name, lc in tables.zones_of(stats["landcover"] / M2_PER_KM2):
         forest = forest_by_zone[zone]
@@ -27,6 +28,8 @@ def table(stats: Stats, params: Parameters) -> pd.DataFrame:
         land = {y: aoi[y] - water[y] for y in years}
         forest_km2 = {y: float(forest.sel({"period": str(y), "class": FOREST})) for y in years}
         pct = {y: forest_km2[y] / land[y] * 100 if land[y] else np.nan for y in years}
+        if not all(land.values()):
+            empty.append(zone)
         rows += tables.yearly_rows("15.1.1", {
             "forest_area_pct": (pct, "percent", "forest area / land area x 100 (NaN: no land)"),
             "forest_area": (forest_km2, "km2", f"classes {list(params.forest_classes)} in patches "
@@ -37,6 +40,7 @@ def table(stats: Stats, params: Parameters) -> pd.DataFrame:
             "no_data_area": (nodata, "km2", "AOI area without land-cover data"),
             "aoi_area": (aoi, "km2", "true area of the AOI on the ellipsoid"),
         }, zone=zone, zone_name=name)
+    tables.warn_empty("15.1.1", empty)
     return tables.frame(rows)
 
 

@@ -14,12 +14,15 @@ M2_PER_KM2 = 1e6
 
 def table(stats: Stats, periods) -> pd.DataFrame:
     rows: list[dict] = []
+    empty = []
     for zone, name, km2 in tables.zones_of(stats["areas"] / M2_PER_KM2):
         years = [int(p) for p in km2.period.values]
         at = {y: km2.sel(period=str(y)).values for y in years}
         permanent, seasonal = _per_year(at, kernels.PERMANENT), _per_year(at, kernels.SEASONAL)
         total = {y: permanent[y] + seasonal[y] for y in years}
         aoi = {y: float(at[y].sum()) for y in years}
+        if not all(aoi.values()):
+            empty.append(zone)
         rows += tables.yearly_rows("6.6.1", {
             "permanent_water_area": (permanent, "km2", "water on all clear observations of the year"),
             "seasonal_water_area": (seasonal, "km2", "water on some clear observations of the year"),
@@ -35,6 +38,7 @@ def table(stats: Stats, periods) -> pd.DataFrame:
                                    ("total_water_area", total)):
                 rows += tables.change_rows("6.6.1", series, values, "km2", periods.baseline, periods.reporting,
                                            zone=zone, zone_name=name)
+    tables.warn_empty("6.6.1", empty)
     return tables.frame(rows)
 
 
