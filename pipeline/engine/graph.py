@@ -1,0 +1,255 @@
+"""The dask graph of the steps: one task per (period, block), reductions merged in block order."""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+from dask.base import tokenize
+from odc.geo.geobox import GeoBox
+
+from pipeline.engine.quantiles import exact_quantiles, quantile_array
+from pipeline.engine.spec import (
+    ALL,
+    OUTSIDE_ZONES,
+    Block,
+    Built,
+    Layer,
+    Period,
+    Quantiles,
+    Reduction,
+    Setting,
+    Step,
+    zone_layer_spec,
+    zone_names,
+)
+from pipeline.engine.tasks import RadixPass, labelled, merge_partials, partial_of, run_block, shared
+
+
+def build(steps: Sequence[Step], setting: Setting, layer_wrapper: Callable[..., xr.DataArray]) -> Built:
+    """Graph of every step; ``Quantiles`` (and what later steps use) are computed here, the rest stays lazy.
+
+    ``layer_wrapper(data, periods, geobox, layer)`` turns a (period, y, x) or (y, x)
+    dask array into the product's CF-described DataArray.
+    """
+    known: dict[str, Any] = {}
+    layers: dict[str, xr.DataArray] = {}
+    stats: dict[str, Any] = {}
+    for step in steps:
+        missing = [u for u in step.uses if u not in known]
+        if missing:
+            raise ValueError(f"step {step.name!r} uses {missing}, which no earlier step's Quantiles make")
+        broadcast = {u: known[u] for u in step.uses}
+        graph = _StepGraph(step, setting, broadcast)
+        for q in (r for r in step.reductions if isinstance(r, Quantiles)):
+            known[q.name] = graph.quantiles(q)
+            stats[q.name] = quantile_array(q, known[q.name], setting.zones)
+        for layer in step.layers:
+            layers[layer.name] = layer_wrapper(graph.layer(layer), step.periods, setting.geobox, layer)
+        for r in step.reductions:
+            if not isinstance(r, Quantiles):
+                stats[r.name] = graph.reduction(r)
+    if setting.zones is not None:
+        layers["zone"] = layer_wrapper(_zone_layer(setting), None, setting.geobox, zone_layer_spec(setting.zones))
+    return Built(layers=xr.Dataset(layers), stats=stats)
+
+
+def compute(write: Any, stats: Mapping[str, Any], *, progress: bool) -> dict[str, Any]:
+    """Run the write and the statistics in one pass; returns the computed statistics."""
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext(), _own_pool(write) as pool:
+        _, out = dask.compute(write, dict(stats), **({"pool": pool} if pool is not None else {}))
+    return out
+
+
+@contextlib.contextmanager
+def _own_pool(collection: Any) -> Iterator[Any]:
+    """A private thread pool for dask's threaded scheduler, drained before an error leaves.
+
+    When a task fails, dask raises at once while the tasks already running go on (a COG
+    read retrying over HTTP, a chunk being written). With the shared pool they would write
+    into the partial directory after it was removed; here they finish first (queued ones
+    are cancelled). Other schedulers (distributed) are left alone.
+    """
+    import dask.base
+    import dask.threaded
+
+    if dask.base.get_scheduler(collections=[collection]) is not dask.threaded.get:
+        yield None
+        return
+    executor = getattr(dask.threaded, "ContextAwareThreadPoolExecutor", ThreadPoolExecutor)
+    pool = executor(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown(wait=True)
+
+
+def _grid_token(geobox: GeoBox) -> str:
+    return tokenize(tuple(geobox.affine), str(geobox.crs), geobox.shape)
+
+
+class _StepGraph:
+    """Tasks of one step: one per (period, block), each returning its outputs and partials."""
+
+    def __init__(self, step: Step, setting: Setting, broadcast: Mapping[str, Any]):
+        self.step, self.setting = step, setting
+        gb = setting.geobox
+        if step.inputs:
+            name = next(iter(step.inputs))
+            self.chunks = setting.cubes[name][step.inputs[name][0]].data.chunks[1:]
+        else:
+            self.chunks = tuple(_regular(n, setting.chunk) for n in gb.shape)
+        aoi_token = tokenize(setting.aoi.wkb)
+        zones_token = setting.zones.token if setting.zones is not None else "none"
+        self.aoi = shared("aoi", setting.aoi, aoi_token)
+        self.zones = shared("zones", setting.zones, zones_token) if setting.zones is not None else None
+        self.params = shared(f"{step.name}-params", step.params, tokenize(repr(step.params)))
+        self.broadcast_values = dict(broadcast)
+        self.broadcast = shared(f"{step.name}-broadcast", self.broadcast_values, tokenize(self.broadcast_values))
+        self.n_labels = 1 if setting.zones is None else len(setting.zones.ids) + 1
+        self.token = tokenize(step.name, repr(step.inputs), step.halo, repr(step.layers), repr(step.reductions),
+                              step.periods, _grid_token(gb), aoi_token, zones_token, self._input_names(),
+                              _fn_name(step.block))
+        self.tasks = {key: self._tasks(key) for key in self._period_keys()}
+
+    def _input_names(self) -> list[str]:
+        return [self.setting.cubes[n][b].data.name for n, bands in self.step.inputs.items() for b in bands]
+
+    def _period_keys(self) -> list[Period | None]:
+        return list(self.step.periods) if self.step.periods is not None else [None]
+
+    def _tasks(self, period: Period | None) -> dict[tuple[int, int], Any]:
+        step, gb = self.step, self.setting.geobox
+        ny, nx = gb.shape
+        selections = {name: self._select(name, period) for name in step.inputs}
+        tasks = {}
+        p = self._period_keys().index(period)
+        for i, j, rows, cols in _block_slices(self.chunks):
+            h = step.halo
+            grown = (slice(max(0, rows.start - h), min(ny, rows.stop + h)),
+                     slice(max(0, cols.start - h), min(nx, cols.stop + h)))
+            inner = (slice(rows.start - grown[0].start, rows.stop - grown[0].start),
+                     slice(cols.start - grown[1].start, cols.stop - grown[1].start))
+            data = {name: {band: self._window(arr, i, j, grown) for band, arr in sel[0].items()}
+                    for name, sel in selections.items()}
+            coords = {name: sel[1] for name, sel in selections.items()}
+            tasks[i, j] = dask.delayed(run_block, pure=True)(
+                step.block, data, coords, gb[grown[0], grown[1]], inner, self.aoi, self.zones, period,
+                self.broadcast, self.params, layers=step.layers,
+                reductions=tuple(r for r in step.reductions if not isinstance(r, Quantiles)),
+                n_labels=self.n_labels, dask_key_name=(f"{step.name}-{self.token}", p, i, j))
+        return tasks
+
+    def _select(self, name: str, period: Period | None) -> tuple[dict[str, da.Array | None], dict[str, np.ndarray]]:
+        cube = self.setting.cubes[name]
+        if period is None:
+            idx = np.arange(cube.sizes["time"])
+        else:
+            years = cube["time"].dt.year.values
+            idx = np.flatnonzero((years >= period.start) & (years <= period.end))
+        sub = cube.isel(time=idx)
+        coords = {"time": sub["time"].values}
+        coords.update({str(k): np.asarray(v.values) for k, v in sub.coords.items()
+                       if k not in ("time", "x", "y", "spatial_ref") and v.dims == ("time",)})
+        arrays = {band: (sub[band].data if idx.size else None) for band in self.step.inputs[name]}
+        return arrays, coords
+
+    def _window(self, arr: da.Array | None, i: int, j: int, grown: tuple[slice, slice]) -> list[Any]:
+        if arr is None:
+            return []
+        if self.step.halo == 0:
+            return list(arr.to_delayed(optimize_graph=False)[:, i, j])
+        window = arr[:, grown[0], grown[1]]
+        window = window.rechunk((window.chunks[0], (window.shape[1],), (window.shape[2],)))
+        return list(window.to_delayed(optimize_graph=False)[:, 0, 0])
+
+    # -- outputs
+
+    def layer(self, layer: Layer) -> da.Array:
+        per = []
+        for tasks in self.tasks.values():
+            rows = []
+            for i, h in enumerate(self.chunks[0]):
+                rows.append([da.from_delayed(dask.delayed(operator.getitem, pure=True)(tasks[i, j], layer.name),
+                                             shape=(h, w), dtype=layer.dtype, meta=np.array((), dtype=layer.dtype))
+                             for j, w in enumerate(self.chunks[1])])
+            per.append(da.block(rows))
+        return da.stack(per) if self.step.periods is not None else per[0]
+
+    def _merged(self, name: str, n_labels: int) -> list[Any]:
+        """Per period: the delayed merge of every block's partial of ``name``, in block order."""
+        merged = []
+        for p, tasks in enumerate(self.tasks.values()):
+            parts = [dask.delayed(partial_of, pure=True)(t, name) for _, t in sorted(tasks.items())]
+            merged.append(dask.delayed(merge_partials, pure=True)(
+                parts, n_labels, dask_key_name=f"merge-{name}-{self.token}-{p}"))
+        return merged
+
+    def reduction(self, r: Reduction) -> Any:
+        zones = self.setting.zones
+        return dask.delayed(labelled, pure=True)(self._merged(r.name, self.n_labels), r, self.step.periods,
+                                               self._labels_meta(), zone_names(zones),
+                                               dask_key_name=f"stat-{r.name}-{self.token}")
+
+    def _labels_meta(self) -> list[str]:
+        zones = self.setting.zones
+        return [ALL] if zones is None else [OUTSIDE_ZONES, *zones.ids]
+
+    def quantiles(self, q: Quantiles) -> np.ndarray:
+        """Exact percentiles (n_labels, len(q)) by radix selection: one compute per pass."""
+        n_labels = q.n_labels if q.by is not None else self.n_labels
+
+        def count(prefixes: np.ndarray, shift: int, bits: int) -> np.ndarray:
+            spec = RadixPass(q, shift, bits, prefixes, n_labels)
+            graph = _StepGraph(_with_reduction(self.step, spec), self.setting, self.broadcast_values)
+            return np.asarray(dask.compute(graph._merged(spec.name, n_labels))[0][0])
+
+        return exact_quantiles(count, n_labels, q.q)
+
+
+def _with_reduction(step: Step, r: Any) -> Step:
+    return Step(name=f"{step.name}-radix{r.shift}", inputs=step.inputs, block=step.block, layers=(),
+                reductions=(r,), periods=None, halo=step.halo, uses=step.uses, params=step.params)
+
+
+def _block_slices(chunks: tuple[tuple[int, ...], ...]) -> Iterator[tuple[int, int, slice, slice]]:
+    """(i, j, rows, cols) of every spatial block, row-major."""
+    starts = [np.cumsum((0, *c)) for c in chunks]
+    for i in range(len(chunks[0])):
+        for j in range(len(chunks[1])):
+            yield (i, j, slice(int(starts[0][i]), int(starts[0][i + 1])),
+                   slice(int(starts[1][j]), int(starts[1][j + 1])))
+
+
+def _regular(n: int, chunk: int) -> tuple[int, ...]:
+    return tuple(min(chunk, n - s) for s in range(0, n, chunk))
+
+
+def _fn_name(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _zone_layer(setting: Setting) -> da.Array:
+    zones = setting.zones
+    assert zones is not None
+    spec = zone_layer_spec(zones)
+    step = Step(name="zones", inputs={}, block=_zone_block, layers=(spec,))
+    return _StepGraph(step, setting, {}).layer(spec)
+
+
+def _zone_block(block: Block) -> dict[str, np.ndarray]:
+    return {"zone": np.where(block.zones >= 0, block.zones, 0).astype(np.uint16)}

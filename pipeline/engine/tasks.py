@@ -1,0 +1,170 @@
+"""Inside one task: AOI mask, areas and zone labels of the block, the step's function, the partials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import numpy as np
+import xarray as xr
+from dask.base import tokenize
+from odc.geo.geobox import GeoBox
+
+import kernels
+from pipeline.engine.spec import (
+    ALL,
+    OUTSIDE_ZONES,
+    Areas,
+    Block,
+    BlockFunction,
+    Histogram,
+    Layer,
+    Period,
+    Quantiles,
+    ValueSums,
+)
+from pipeline.grid import area_of, inside_mask
+from pipeline.zones import Zones
+
+
+def shared(name: str, value: Any, token: str) -> Any:
+    """A value that enters the graph once, under a deterministic key."""
+    return dask.delayed(_identity, pure=True)(value, dask_key_name=f"{name}-{token}")
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+
+@dataclass(frozen=True)
+class RadixPass:
+    """One pass of a Quantiles selection (internal reduction)."""
+
+    quantiles: Quantiles
+    shift: int
+    bits: int
+    prefixes: np.ndarray
+    n_labels: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.quantiles.name}-radix{self.shift}"
+
+    def __repr__(self) -> str:  # tokens: the prefixes decide what the pass counts
+        return f"RadixPass({self.quantiles!r}, {self.shift}, {self.bits}, {tokenize(self.prefixes)})"
+
+
+def run_block(fn: BlockFunction, data, coords, box: GeoBox, inner, aoi, zones: Zones | None, period,
+               broadcast, params, *, layers: tuple[Layer, ...], reductions: tuple[Any, ...],
+               n_labels: int) -> dict[str, Any]:
+    inside = inside_mask(box, aoi)
+    area = area_of(box)
+    inner_inside = inside[inner]
+    labels = np.zeros(inner_inside.shape, np.int32) if zones is None else zones.labels(box[inner[0], inner[1]])
+    labels[~inner_inside] = -1
+    block = Block(period=period, box=box, inner=inner, inside=inside, area=area, zones=labels, data=data,
+                  coords=coords, broadcast=broadcast, params=params)
+    outputs = dict(fn(block))
+    window = inside.shape
+    for name, value in outputs.items():
+        if isinstance(value, np.ndarray) and value.shape == window and window != inner_inside.shape:
+            outputs[name] = np.ascontiguousarray(value[inner])
+    for layer in layers:
+        value = outputs[layer.name]
+        if value.dtype != np.dtype(layer.dtype) or value.shape != inner_inside.shape:
+            raise TypeError(f"block function of layer {layer.name!r} returned {value.dtype} {value.shape}; "
+                            f"expected {layer.dtype} {inner_inside.shape}")
+        if not inner_inside.all():
+            value = value.copy() if not value.flags.writeable else value
+            value[~inner_inside] = layer.fill_value
+            outputs[layer.name] = value
+    inner_area = np.ascontiguousarray(area[inner])
+    partials = {r.name: _block_partial(r, outputs, labels, inner_area, n_labels) for r in reductions}
+    return {**{layer.name: outputs[layer.name] for layer in layers}, "_partials": partials}
+
+
+def compact(labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels present in the block, and the block's labels renumbered 0..m-1 (negative kept)."""
+    valid = labels >= 0
+    present = np.flatnonzero(np.bincount(labels[valid].ravel(), minlength=n_labels))
+    remap = np.full(n_labels, -1, np.int32)
+    remap[present] = np.arange(present.size, dtype=np.int32)
+    local = np.where(valid, remap[np.where(valid, labels, 0)], -1).astype(np.int32)
+    return present, local
+
+
+def _block_partial(r: Any, outputs: Mapping[str, np.ndarray], zones: np.ndarray, area: np.ndarray,
+                   n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels present, their partial) of one reduction over one block."""
+    if isinstance(r, RadixPass):
+        q = r.quantiles
+        labels = zones if q.by is None else np.where(zones >= 0, outputs[q.by], -1).astype(np.int32)
+        return radix_partial(outputs[q.layer], labels, r.prefixes, r.shift, r.bits, r.n_labels)
+    present, local = compact(zones, n_labels)
+    values = np.ascontiguousarray(outputs[r.layer])
+    if isinstance(r, Areas):
+        out = np.zeros((present.size, 256), np.float64)
+        kernels.zone_class_area_sums(values, local, area, out)
+    elif isinstance(r, ValueSums):
+        out = np.zeros((present.size, 4), np.float64)
+        kernels.zone_value_sums(values, local, area, out)
+    elif isinstance(r, Histogram):
+        out = np.zeros((present.size, len(r.edges) + 1), np.int64)
+        kernels.zone_histogram(values, local, np.asarray(r.edges, np.float64), out)
+    else:
+        raise TypeError(f"unknown reduction {r!r}")
+    return present, out
+
+
+def partial_of(result: Mapping[str, Any], name: str) -> tuple[np.ndarray, np.ndarray]:
+    return result["_partials"][name]
+
+
+def merge_partials(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+    """Dense (n, ...) sum of sparse block partials, added in the given (block) order."""
+    shape = next((p[1].shape[1:] for p in parts), ())
+    dtype = next((p[1].dtype for p in parts), np.float64)
+    total = np.zeros((n, *shape), dtype)
+    for present, values in parts:
+        total[present] += values
+    return total
+
+
+def labelled(merged: Sequence[np.ndarray], r: Any, periods: tuple[Period, ...] | None, labels: list[str],
+           names: list[str]) -> xr.DataArray:
+    """Labelled statistic: dims (period,) zone, then class / stat / bin; zone ``all`` = sum over zones."""
+    n = len(labels)
+    arrays = []
+    for m in merged:
+        full = np.zeros((n, *m.shape[1:]), m.dtype)
+        full[: m.shape[0]] = m
+        total = np.zeros(m.shape[1:], m.dtype)
+        for row in full:  # fixed order: the AOI total is the same sum in every run
+            total = total + row
+        arrays.append(full if labels == [ALL] else np.concatenate([total[None], full[1:], full[:1]]))
+    zone = labels if labels == [ALL] else [ALL, *labels[1:], OUTSIDE_ZONES]
+    data = np.stack(arrays)
+    if isinstance(r, Areas):
+        tail, coords = "class", np.arange(256)
+    elif isinstance(r, ValueSums):
+        tail, coords = "stat", np.array(["count", "sum", "area", "area_weighted_sum"])
+    else:
+        tail, coords = "bin", np.r_[-np.inf, np.asarray(r.edges, np.float64)]
+    dims: tuple[str, ...] = ("period", "zone", tail)
+    coord = {"period": [p.label for p in periods] if periods is not None else ["all"], "zone": zone, tail: coords,
+             "zone_name": ("zone", names)}
+    out = xr.DataArray(data, dims=dims, coords=coord, name=r.name,
+                       attrs={"units": "m2"} if isinstance(r, Areas) else {})
+    return out if periods is not None else out.isel(period=0, drop=True)
+
+
+def radix_partial(values: np.ndarray, labels: np.ndarray, prefixes: np.ndarray, shift: int, bits: int,
+                   n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    present, local = compact(np.ascontiguousarray(labels, np.int32), n_labels)
+    out = np.zeros((present.size, prefixes.shape[1], 1 << bits), np.int64)
+    kernels.float_key_histogram(np.ascontiguousarray(values, np.float32), local,
+                                np.ascontiguousarray(prefixes[present]), shift, bits, out)
+    return present, out
