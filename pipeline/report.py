@@ -23,8 +23,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import shapely
 import xarray as xr
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, PathPatch
+from matplotlib.path import Path as MplPath
 
 from pipeline import quicklook
 from pipeline.footprint import Footprint
@@ -69,7 +71,7 @@ def write(directory: Path, *, ds: xr.Dataset, plan, table: pd.DataFrame, item: M
         f'<p class="headline">{escape(headline)}</p>',
         _trend_section(indicators, plan.series),
         _maps_section(ds, plan.legend),
-        _zones_section(table, zones, plan.map_series),
+        _zones_section(table, zones, plan.map_series, recipe.aoi.shape()),
         _intervals_section(indicators),
         _table_section(indicators),
         _footprint_section(footprint),
@@ -132,7 +134,7 @@ def _maps_section(ds: xr.Dataset, legend) -> str:
     return "<h2>Maps</h2>" + "".join(figures) if figures else ""
 
 
-def _zones_section(table: pd.DataFrame, zones: Zones | None, series: str | None) -> str:
+def _zones_section(table: pd.DataFrame, zones: Zones | None, series: str | None, aoi: Any = None) -> str:
     """Per-zone values of the headline series (periods across) and a choropleth of its last period."""
     if zones is None or series is None:
         return ""
@@ -154,33 +156,66 @@ def _zones_section(table: pd.DataFrame, zones: Zones | None, series: str | None)
     html += _html_table(["zone", "name", *map(str, periods)], body, numeric=set(range(2, 2 + len(periods))))
     latest = dict(zip(*(rows[rows.start_year == periods[-1]][c] for c in ("zone", "value")), strict=True))
     shade = np.array([latest.get(z, np.nan) for z in zones.ids], dtype=float)
-    fig, ax = plt.subplots(figsize=(7, 5.5))
+    return html + _choropleth(zones, shade, series, unit, periods[-1], aoi)
+
+
+def _choropleth(zones: Zones, shade: np.ndarray, series: str, unit: str, period: Any, aoi: Any) -> str:
+    """Zones clipped to the AOI, coloured by ``shade``; the AOI outline and the part in no zone shown too."""
+    from odc.geo.geom import Geometry
+
+    outline = Geometry(aoi, crs="EPSG:4326").to_crs(zones.crs).geom if aoi is not None else None
+    x0, y0, x1, y1 = outline.bounds if outline is not None else shapely.union_all(zones.geometries).bounds
+    aspect = (y1 - y0) / max(x1 - x0, 1e-9)
+    fig, ax = plt.subplots(figsize=(8, min(max(6.5 * aspect, 3.0), 9.0) + 0.8))
     finite = shade[np.isfinite(shade)]
     norm = matplotlib.colors.Normalize(vmin=float(finite.min()) if finite.size else 0.0,
                                        vmax=float(finite.max()) if finite.size else 1.0)
     cmap = plt.get_cmap("viridis")
-    for geom, value, zone in zip(zones.geometries, shade, zones.ids, strict=True):
-        colour = cmap(norm(value)) if np.isfinite(value) else "#dddddd"
+
+    def fill(geom: Any, **style: Any) -> None:
+        """Polygons with their holes (a compound path), so what lies under a hole shows through."""
         for poly in getattr(geom, "geoms", [geom]):
-            ax.fill(*poly.exterior.xy, facecolor=colour, edgecolor="0.2", linewidth=0.8)
-            for ring in poly.interiors:
-                ax.fill(*ring.xy, facecolor="white", edgecolor="0.2", linewidth=0.8)
-        point = geom.representative_point()
-        ax.annotate(zone, (point.x, point.y), ha="center", fontsize=8)
-    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"{series} ({unit})")
+            if poly.geom_type != "Polygon" or poly.is_empty:
+                continue
+            rings = [np.asarray(poly.exterior.coords), *(np.asarray(r.coords) for r in poly.interiors)]
+            codes = np.concatenate([[MplPath.MOVETO] + [MplPath.LINETO] * (len(r) - 2) + [MplPath.CLOSEPOLY]
+                                    for r in rings])
+            ax.add_patch(PathPatch(MplPath(np.concatenate(rings), codes), **style))
+
+    if outline is not None:
+        fill(outline, facecolor="#eeeeee", edgecolor="none", hatch="//")
+    for geom, value, zone in zip(zones.geometries, shade, zones.ids, strict=True):
+        part = geom.intersection(outline) if outline is not None else geom
+        if part.is_empty:
+            continue
+        fill(part, facecolor=cmap(norm(value)) if np.isfinite(value) else "#dddddd", edgecolor="0.2",
+             linewidth=0.8)
+        point = part.representative_point()
+        ax.annotate(zone, (point.x, point.y), ha="center", va="center", fontsize=8,
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.7, "linewidth": 0})
+    if outline is not None:
+        for poly in getattr(outline, "geoms", [outline]):
+            ax.plot(*poly.exterior.xy, color="0.1", linewidth=1.2, linestyle="--")
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8,
+                 label=f"{series} ({unit})")
+    pad = 0.02 * max(x1 - x0, y1 - y0)
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y0 - pad, y1 + pad)
     ax.set_aspect("equal")
     ax.ticklabel_format(useOffset=False, style="plain")
-    ax.set_title(f"{series}, {periods[-1]}")
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.set_title(f"{series} per zone, {period}")
     quicklook.tight_layout(fig)
-    return html + (f"<figure><img alt=\"choropleth of {escape(series)}\" src=\"{_png_data_uri(fig)}\">"
-                   f"<figcaption>{escape(series)} per zone, {periods[-1]} (zones in the grid's CRS)"
-                   "</figcaption></figure>")
+    return (f"<figure><img alt=\"choropleth of {escape(series)}\" src=\"{_png_data_uri(fig)}\">"
+            f"<figcaption>{escape(series)} per zone, {period}, zones clipped to the AOI (dashed); hatched: AOI "
+            "in no zone</figcaption></figure>")
 
 
 def _table_section(table: pd.DataFrame) -> str:
     """Yearly series as one row per series (years across), then the multi-year rows as they are."""
     yearly = table[(table.start_year == table.end_year) & (table.period == table.start_year.astype(str))]
-    html = "<h2>Indicator table</h2>"
+    html = "<h2>Indicator table</h2><p class=\"muted\">The whole AOI (zone <code>all</code>); per-zone rows are "
+    html += "in table.csv and table.parquet.</p>"
     if len(yearly):
         years = sorted(yearly.start_year.unique())
         rows = []
