@@ -3,7 +3,11 @@ and a truth.json that can be recomputed independently from the files that were w
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -11,24 +15,43 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import geopandas as gpd
 import numpy as np
 import odc.stac
 import pyproj
 import pystac
 import pytest
 import rasterio
+import shapely
 from rasterio.windows import from_bounds
 from scipy import ndimage
 from shapely import segmentize
-from shapely.geometry import box
+from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.ops import transform as shapely_transform
 
-from catalog.demo import build_demo_catalog, ensure_demo_catalog, load_truth
-from catalog.demo import generate as g
+from catalog.demo import aoi_bbox, build_demo_catalog, ensure_demo_catalog, is_current, load_truth
+from catalog.demo.atmosphere import (
+    MAX_CLOUD_COVER,
+    SCL_CIRRUS,
+    SCL_CLOUD_HIGH,
+    SCL_CLOUD_MEDIUM,
+    SCL_NODATA,
+    SCL_NOT_VEGETATED,
+    SCL_SATURATED,
+    SCL_SHADOW,
+    SCL_VEGETATION,
+    SCL_WATER,
+)
+from catalog.demo.layout import OVERLAP_X, TILE_X, TILE_Y, UNION_X, Layout, geodesic_cell_area
+from catalog.demo.scenes import HEAVY_CLOUD_DATES, MONTHS, WET_MONTHS, YEARS
+from catalog.demo.sentinel2 import BANDS, BANDS_10M, S2_COLLECTION, SPECTRA
+from catalog.demo.world import DARK_WATER, LAKE_CENTRE, LAKE_SEMI_AXES, PERMANENT_SCALE, SEASONAL_SCALE, Design
+from catalog.demo.worldcover import LC_COLLECTION
+from catalog.demo.zones import Zones
 
 S2_ID = re.compile(r"^S2[AB]_21L[XY]H_20\d{6}_0_L2A$")
 LC_ID = re.compile(r"^ESA_WorldCover_10m_20\d\d_v[12]00_S15W057$")
-CLEAR_SCL = (g.SCL_VEGETATION, g.SCL_NOT_VEGETATED, g.SCL_WATER)
+CLEAR_SCL = (SCL_VEGETATION, SCL_NOT_VEGETATED, SCL_WATER)
 GEOD = pyproj.Geod(ellps="WGS84")
 BUILD_SECONDS: dict[str, float] = {}
 
@@ -66,12 +89,12 @@ def items(built) -> list[pystac.Item]:
 
 @pytest.fixture(scope="session")
 def s2_items(items) -> dict[str, pystac.Item]:
-    return {it.id: it for it in items if it.collection_id == g.S2_COLLECTION}
+    return {it.id: it for it in items if it.collection_id == S2_COLLECTION}
 
 
 @pytest.fixture(scope="session")
 def lc_items(items) -> list[pystac.Item]:
-    return sorted((it for it in items if it.collection_id == g.LC_COLLECTION), key=lambda it: it.id)
+    return sorted((it for it in items if it.collection_id == LC_COLLECTION), key=lambda it: it.id)
 
 
 def _path(asset: pystac.Asset) -> Path:
@@ -98,6 +121,7 @@ def _pixel(item: pystac.Item, key: str, x: float, y: float) -> tuple[int, int]:
 # ------------------------------------------------------------------ build mechanics
 def test_same_seed_gives_identical_files(built, rebuilt, s2_items, lc_items):
     assert (built / "truth.json").read_bytes() == (rebuilt / "truth.json").read_bytes()
+    assert (built / "zones.gpkg").read_bytes() == (rebuilt / "zones.gpkg").read_bytes()
     some = list(s2_items.values())
     for item, key in [(some[0], "blue"), (some[-1], "swir16"), (some[len(some) // 2], "scl"), (lc_items[0], "map")]:
         rel = _path(item.assets[key]).relative_to(built)
@@ -106,6 +130,19 @@ def test_same_seed_gives_identical_files(built, rebuilt, s2_items, lc_items):
     rel = Path(item_json).relative_to(built)
     text = (built / rel).read_text().replace(built.as_uri(), "ROOT")
     assert text == (rebuilt / rel).read_text().replace(rebuilt.as_uri(), "ROOT")
+
+
+def test_is_current_needs_every_file_and_this_generator_version(built, tmp_path):
+    for name in ("catalog.json", "truth.json", "zones.gpkg"):
+        shutil.copy(built / name, tmp_path / name)
+    assert is_current(tmp_path)
+    (tmp_path / "zones.gpkg").unlink()
+    assert not is_current(tmp_path)
+    shutil.copy(built / "zones.gpkg", tmp_path / "zones.gpkg")
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    truth["generator"]["version"] -= 1  # a catalog of the previous generator (no zones) is rebuilt
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    assert not is_current(tmp_path)
 
 
 def test_build_is_atomic_and_refuses_to_overwrite(built):
@@ -134,13 +171,13 @@ def test_size_budget_and_build_time_report(built, capsys):
 def test_catalog_walks_with_expected_collections(built, s2_items, lc_items):
     root = pystac.Catalog.from_file(str(built / "catalog.json"))
     assert root.id == "sdgcube-demo"
-    assert {c.id for c in root.get_children()} == {g.S2_COLLECTION, g.LC_COLLECTION}
-    assert len(s2_items) == 2 * (len(g.YEARS) * len(g.MONTHS) + len(g.HEAVY_CLOUD_DATES))
+    assert {c.id for c in root.get_children()} == {S2_COLLECTION, LC_COLLECTION}
+    assert len(s2_items) == 2 * (len(YEARS) * len(MONTHS) + len(HEAVY_CLOUD_DATES))
     assert all(LC_ID.match(it.id) for it in lc_items)
-    assert sorted(int(it.id.split("_")[3]) for it in lc_items) == list(g.YEARS)
+    assert sorted(int(it.id.split("_")[3]) for it in lc_items) == list(YEARS)
     for coll in root.get_children():
         assert coll.item_assets and coll.license and coll.extent.spatial.bboxes
-    assert "synthetic" in root.get_child(g.LC_COLLECTION).description
+    assert "synthetic" in root.get_child(LC_COLLECTION).description
 
 
 def test_every_asset_is_a_valid_cog_matching_its_metadata(items):
@@ -168,10 +205,10 @@ def test_sentinel2_items_look_like_earth_search_v1(s2_items):
         assert p["proj:code"] == "EPSG:32721" and p["constellation"] == "sentinel-2"
         assert p["mgrs:utm_zone"] == 21 and p["mgrs:latitude_band"] == "L"
         assert p["grid:code"] == f"MGRS-21L{p['mgrs:grid_square']}" and p["grid:code"][5:] in item.id
-        for key in g.BANDS:
+        for key in BANDS:
             asset = item.assets[key]
             assert asset.extra_fields["eo:bands"][0]["common_name"] == key and "data" in asset.roles
-            assert asset.extra_fields["proj:shape"] == ([400, 400] if key in g.BANDS_10M else [200, 200])
+            assert asset.extra_fields["proj:shape"] == ([400, 400] if key in BANDS_10M else [200, 200])
         assert item.assets["scl"].extra_fields["raster:bands"][0]["data_type"] == "uint8"
 
 
@@ -180,7 +217,7 @@ def test_offset_follows_processing_baseline(s2_items):
     seen = set()
     for item in s2_items.values():
         baseline = item.properties["s2:processing_baseline"]
-        offsets = {item.assets[k].extra_fields["raster:bands"][0]["offset"] for k in g.BANDS}
+        offsets = {item.assets[k].extra_fields["raster:bands"][0]["offset"] for k in BANDS}
         new = item.datetime.date() >= switch
         assert (baseline >= "04.00") == new
         assert offsets == ({-0.1} if new else {0.0}), item.id
@@ -197,19 +234,19 @@ def test_both_tiles_share_each_datetime(s2_items):
 
 # ------------------------------------------------------------------ pixel content
 def test_dark_water_round_trips_including_negative_swir(s2_items):
-    x, y = g.LAKE_CENTRE
-    dark = g.SPECTRA[g.DARK_WATER]
+    x, y = LAKE_CENTRE
+    dark = SPECTRA[DARK_WATER]
     checked = {True: 0, False: 0}
     for item in s2_items.values():
         r20, c20 = _pixel(item, "scl", x, y)
-        if not 0 <= c20 < 200 or _read(item, "scl")[r20, c20] != g.SCL_WATER:
+        if not 0 <= c20 < 200 or _read(item, "scl")[r20, c20] != SCL_WATER:
             continue
         offset = item.assets["swir16"].extra_fields["raster:bands"][0]["offset"] != 0
-        for key in g.BANDS:
+        for key in BANDS:
             r, c = _pixel(item, key, x, y)
             dn = _read(item, key)[r, c]
             value = _decode(item, key, np.array(dn))
-            expected = dark[g.BANDS.index(key)]
+            expected = dark[BANDS.index(key)]
             if offset or expected > 0:
                 assert abs(value - expected) <= 1e-4, (item.id, key, value)
             else:  # before baseline 04.00 negative reflectance cannot be stored: lowest valid DN
@@ -226,8 +263,8 @@ def test_mndwi_separates_water_and_land_on_clear_pixels(s2_items):
         scl = _read(item, "scl")
         green = _decode(item, "green", _read(item, "green"))[::2, ::2]  # 10 m -> the 20 m grid
         swir = _decode(item, "swir16", _read(item, "swir16"))
-        water = scl == g.SCL_WATER
-        land = np.isin(scl, [g.SCL_VEGETATION, g.SCL_NOT_VEGETATED])
+        water = scl == SCL_WATER
+        land = np.isin(scl, [SCL_VEGETATION, SCL_NOT_VEGETATED])
         mndwi = {name: (green[m] - swir[m]) / (green[m] + swir[m]) for name, m in (("water", water), ("land", land))}
         assert (mndwi["water"] > 0.5).all() and (mndwi["land"] < -0.1).all(), item.id
         counted = {name: counted[name] + v.size for name, v in mndwi.items()}
@@ -237,19 +274,19 @@ def test_mndwi_separates_water_and_land_on_clear_pixels(s2_items):
 def test_cloudy_dates_carry_cloud_pixels(s2_items):
     for item in s2_items.values():
         scl = _read(item, "scl")
-        valid = scl != g.SCL_NODATA
-        cloudy = np.isin(scl, [g.SCL_CLOUD_MEDIUM, g.SCL_CLOUD_HIGH, g.SCL_CIRRUS])
+        valid = scl != SCL_NODATA
+        cloudy = np.isin(scl, [SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS])
         assert abs(100 * cloudy[valid].mean() - item.properties["eo:cloud_cover"]) < 0.01
         if item.properties["eo:cloud_cover"] > 1:
             assert cloudy.any()
         if item.properties["eo:cloud_cover"] >= 60:
-            assert np.isin(scl[valid], [g.SCL_CLOUD_MEDIUM, g.SCL_CLOUD_HIGH]).mean() > 0.85
-    assert any(np.isin(_read(it, "scl"), [g.SCL_SHADOW]).any() for it in s2_items.values())
-    assert any(np.isin(_read(it, "scl"), [g.SCL_SATURATED]).any() for it in s2_items.values())
+            assert np.isin(scl[valid], [SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH]).mean() > 0.85
+    assert any(np.isin(_read(it, "scl"), [SCL_SHADOW]).any() for it in s2_items.values())
+    assert any(np.isin(_read(it, "scl"), [SCL_SATURATED]).any() for it in s2_items.values())
 
 
 def test_cloud_cover_exclusion_is_exactly_the_truth(s2_items, truth):
-    excluded = {i for i, it in s2_items.items() if it.properties["eo:cloud_cover"] >= g.MAX_CLOUD_COVER}
+    excluded = {i for i, it in s2_items.items() if it.properties["eo:cloud_cover"] >= MAX_CLOUD_COVER}
     assert excluded == set(truth["items"]["excluded_by_cloud_cover"]) and excluded
     assert set(truth["items"]["kept"]) == set(s2_items) - excluded
     assert all(s2_items[i].properties["eo:cloud_cover"] >= 90 for i in excluded)
@@ -259,7 +296,7 @@ def _mosaic_scl(by_tile: dict[str, pystac.Item]) -> np.ndarray:
     """SCL of one date on the 20 m grid of the tile union; asserts the tiles agree."""
     world = np.zeros((200, 350), np.uint8)
     for tile, item in by_tile.items():
-        c0 = (g.TILE_X[tile][0] - g.UNION_X[0]) // 20
+        c0 = (TILE_X[tile][0] - UNION_X[0]) // 20
         scl = _read(item, "scl")
         part = world[:, c0:c0 + 200]
         both = (part != 0) & (scl != 0)
@@ -269,15 +306,15 @@ def _mosaic_scl(by_tile: dict[str, pystac.Item]) -> np.ndarray:
 
 
 def test_clear_observation_guarantees_hold_in_the_files(s2_items, truth):
-    design = g.Design(truth["generator"]["seed"])
+    design = Design(truth["generator"]["seed"])
     kept = [s2_items[i] for i in truth["items"]["kept"]]
-    for year in g.YEARS:
+    for year in YEARS:
         dates = sorted({it.datetime for it in kept if it.datetime.year == year})
         clear, wet = [], []
         for when in dates:
             tiles = {it.properties["grid:code"][-5:]: it for it in kept if it.datetime == when}
             clear.append(np.isin(_mosaic_scl(tiles), CLEAR_SCL))
-            wet.append(when.month in g.WET_MONTHS)
+            wet.append(when.month in WET_MONTHS)
         clear, wet = np.array(clear), np.array(wet)
         aoi = design.aoi20
         assert clear.sum(0)[aoi].min() >= 3, year
@@ -290,14 +327,14 @@ def test_nodata_wedge_lies_where_the_other_tile_has_data(s2_items):
         wedge_tile = item.properties["mgrs:grid_square"] == "YH"
         scl_nodata = _read(item, "scl") == 0
         assert scl_nodata.any() == wedge_tile, item.id
-        for key in g.BANDS:
+        for key in BANDS:
             nodata = _read(item, key) == 0
             res = item.assets[key].extra_fields["proj:transform"][0]
             expected = np.repeat(np.repeat(scl_nodata, 2, 0), 2, 1) if res == 10 else scl_nodata
             assert (nodata == expected).all(), (item.id, key)
             cols = np.nonzero(nodata)[1]
             x_east = item.assets[key].extra_fields["proj:transform"][2] + (cols + 1) * res
-            assert cols.size == 0 or x_east.max() <= g.OVERLAP_X[1]
+            assert cols.size == 0 or x_east.max() <= OVERLAP_X[1]
 
 
 def test_odc_stac_mosaics_both_tiles_without_gaps_in_the_aoi(s2_items, truth):
@@ -314,12 +351,12 @@ def test_cell_area_formula_matches_pyproj_geod():
     south, north, west = -12.53, -12.53 + 1 / 12000, -56.05
     east = west + 1 / 12000
     geod, _ = GEOD.polygon_area_perimeter([west, east, east, west], [south, south, north, north])
-    assert g.geodesic_cell_area(south, north, 1 / 12000) == pytest.approx(abs(geod), rel=1e-9)
+    assert geodesic_cell_area(south, north, 1 / 12000) == pytest.approx(abs(geod), rel=1e-9)
     lons = np.linspace(-56.1, -56.0, 201)  # a larger cell with parallels densified
     poly_lon = np.r_[lons, lons[::-1]]
     poly_lat = np.r_[np.full(201, -12.6), np.full(201, -12.5)]
     geod, _ = GEOD.polygon_area_perimeter(poly_lon, poly_lat)
-    assert g.geodesic_cell_area(-12.6, -12.5, 0.1) == pytest.approx(abs(geod), rel=1e-6)
+    assert geodesic_cell_area(-12.6, -12.5, 0.1) == pytest.approx(abs(geod), rel=1e-6)
 
 
 def _geod_row_areas(transform, rows: range, width_deg: float) -> np.ndarray:
@@ -363,24 +400,24 @@ def test_forest_changes_by_the_designed_clearings(truth):
     ha = {p["id"]: p["area_ha"] for p in truth["sdg_15_1_1"]["patches"]}
     drops = {2017: ha["f6"], 2019: ha["f2"], 2020: ha["f13a"], 2022: ha["f7a"] + ha["f7b"],
              2023: ha["f8"] + ha["m2"], 2024: ha["f12"]}
-    for year in g.YEARS[1:]:
+    for year in YEARS[1:]:
         assert forest[year - 1] - forest[year] == pytest.approx(drops.get(year, 0.0), abs=1e-9), year
     assert forest[2016] == pytest.approx(sum(ha.values()) - ha["f3"] - ha["f4"] - ha["f5"], abs=1e-9)
 
 
 def test_permanent_water_follows_the_schedule(truth):
-    (ax, ay) = g.LAKE_SEMI_AXES
+    (ax, ay) = LAKE_SEMI_AXES
     years = truth["sdg_6_6_1"]["years"]
     assert truth["sdg_6_6_1"]["grid"] == {"crs": "EPSG:32721", "resolution": 20}
-    for year in g.YEARS:
+    for year in YEARS:
         v = years[str(year)]
-        designed = np.pi * ax * ay * g.PERMANENT_SCALE[year] ** 2 / 1e6
+        designed = np.pi * ax * ay * PERMANENT_SCALE[year] ** 2 / 1e6
         assert v["permanent_km2"] == pytest.approx(designed, rel=0.01)  # UTM scale ~0.09 % + pixelation
-        ring = np.pi * ax * ay * (g.SEASONAL_SCALE[year] ** 2 - g.PERMANENT_SCALE[year] ** 2) / 1e6
+        ring = np.pi * ax * ay * (SEASONAL_SCALE[year] ** 2 - PERMANENT_SCALE[year] ** 2) / 1e6
         assert v["seasonal_km2"] == pytest.approx(ring, rel=0.03)
         lc_water = truth["sdg_15_1_1"]["years"][str(year)]["permanent_water_km2"]
         assert lc_water == pytest.approx(v["permanent_km2"], rel=0.01)
-    permanent = [years[str(y)]["permanent_km2"] for y in g.YEARS]
+    permanent = [years[str(y)]["permanent_km2"] for y in YEARS]
     assert all(a > b for a, b in zip(permanent[:5], permanent[1:5]))  # shrinking until 2020
     assert all(a < b for a, b in zip(permanent[4:], permanent[5:]))  # then partly recovering
     assert permanent[-1] < permanent[0]
@@ -392,12 +429,12 @@ def test_aoi_is_snapped_and_inside_the_tiles_with_margin(truth):
     assert all(abs(v * 12000 - round(v * 12000)) < 1e-6 for v in bbox)
     to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32721", always_xy=True).transform
     aoi = shapely_transform(to_utm, segmentize(box(*bbox), 1e-4))
-    union = box(g.UNION_X[0], g.TILE_Y[0], g.UNION_X[1], g.TILE_Y[1])
+    union = box(UNION_X[0], TILE_Y[0], UNION_X[1], TILE_Y[1])
     assert union.buffer(-200, join_style="mitre").contains(aoi)
-    (cx, cy), (ax, ay) = g.LAKE_CENTRE, g.LAKE_SEMI_AXES
-    s = max(g.SEASONAL_SCALE.values())
+    (cx, cy), (ax, ay) = LAKE_CENTRE, LAKE_SEMI_AXES
+    s = max(SEASONAL_SCALE.values())
     assert aoi.contains(box(cx - ax * s, cy - ay * s, cx + ax * s, cy + ay * s))
-    assert cx - ax * g.PERMANENT_SCALE[2020] < g.OVERLAP_X[0] and cx + ax * g.PERMANENT_SCALE[2020] > g.OVERLAP_X[1]
+    assert cx - ax * PERMANENT_SCALE[2020] < OVERLAP_X[0] and cx + ax * PERMANENT_SCALE[2020] > OVERLAP_X[1]
 
 
 @pytest.mark.parametrize("scale", [4, 16])
@@ -409,24 +446,202 @@ def test_scaled_layout_grows_the_area_and_keeps_the_scene(scale, demo_truth):
     def area(bbox):
         return abs(geod.geometry_area_perimeter(box(*bbox))[0])
 
-    assert g.aoi_bbox(1) == pytest.approx(demo_truth["aoi"]["bbox"], abs=1e-12)
-    layout = g.Layout(scale)
+    assert aoi_bbox(1) == pytest.approx(demo_truth["aoi"]["bbox"], abs=1e-12)
+    layout = Layout(scale)
     sides = (layout.union_x[1] - layout.union_x[0]) * (layout.tile_y[1] - layout.tile_y[0])
-    assert sides / ((g.UNION_X[1] - g.UNION_X[0]) * (g.TILE_Y[1] - g.TILE_Y[0])) == pytest.approx(scale, rel=0.01)
-    assert scale <= area(g.aoi_bbox(scale)) / area(g.aoi_bbox(1)) <= 1.2 * scale
-    assert layout.tile_y[0] == g.TILE_Y[0] and layout.union_x[0] == g.UNION_X[0]  # grows from the SW corner
+    assert sides / ((UNION_X[1] - UNION_X[0]) * (TILE_Y[1] - TILE_Y[0])) == pytest.approx(scale, rel=0.01)
+    assert scale <= area(aoi_bbox(scale)) / area(aoi_bbox(1)) <= 1.2 * scale
+    assert layout.tile_y[0] == TILE_Y[0] and layout.union_x[0] == UNION_X[0]  # grows from the SW corner
     assert (layout.union_x[1] - layout.union_x[0]) % 20 == 0 and (layout.tile_y[1] - layout.tile_y[0]) % 20 == 0
-    x, y = g.LAKE_CENTRE
+    x, y = LAKE_CENTRE
     assert layout.union_x[0] < x < layout.union_x[1] and layout.tile_y[0] < y < layout.tile_y[1]
 
 
 @pytest.mark.parametrize("scale", [0.5, 0, 1000, "4"])
 def test_scale_outside_its_range_is_refused(scale):
     with pytest.raises(ValueError, match="scale must be a number within 1..400"):
-        g.Layout(scale)
+        Layout(scale)
 
 
 def test_scaled_builds_never_replace_the_embedded_demo():
     cmd = [sys.executable, "-m", "catalog.demo", "--scale", "4"]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert done.returncode == 2 and "needs its own --out DIR" in done.stderr
+
+
+# ------------------------------------------------------------------ zones (municipalities) and per-zone truth
+OUTSIDE = "outside zones"
+AREA_KEYS = {"sdg_15_1_1": ("aoi_area_km2", "permanent_water_km2", "land_area_km2", "forest_area_km2"),
+             "sdg_6_6_1": ("aoi_area_km2", "permanent_km2", "seasonal_km2")}
+
+
+@pytest.fixture(scope="session")
+def zones(built, truth) -> gpd.GeoDataFrame:
+    meta = truth["zones"]
+    frame = gpd.read_file(built / meta["path"], layer=meta["layer"])
+    return frame.set_index(meta["id_field"], drop=False)
+
+
+def _aoi_in_zone_crs(truth) -> Polygon:
+    """The AOI box in EPSG:4674 (SIRGAS 2000 and WGS 84 coincide to well under a metre)."""
+    to_zones = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4674", always_xy=True).transform
+    return shapely_transform(to_zones, segmentize(box(*truth["aoi"]["bbox"]), 1e-4))
+
+
+def test_zones_file_is_a_sirgas_2000_geopackage_of_three_municipalities(built, truth, zones):
+    meta = truth["zones"]
+    assert {k: meta[k] for k in ("path", "layer", "crs", "id_field", "name_field")} == {
+        "path": "zones.gpkg", "layer": "municipalities", "crs": "EPSG:4674", "id_field": "code", "name_field": "name"}
+    assert (built / "zones.gpkg").parent == (built / "catalog.json").parent
+    assert zones.crs == pyproj.CRS("EPSG:4674") and zones.crs.is_geographic
+    assert len(zones) == 3 and list(zones["code"]) == meta["ids"]
+    assert all(isinstance(c, str) and re.fullmatch(r"51\d{5}", c) for c in zones["code"])  # 51: Mato Grosso
+    assert dict(zip(zones["code"], zones["name"], strict=True)) == meta["names"]
+    assert all(isinstance(n, str) and n for n in zones["name"])
+    multi = [g for g in zones.geometry if isinstance(g, MultiPolygon)]
+    holed = [g for g in zones.geometry if isinstance(g, Polygon) and len(g.interiors) > 0]
+    assert len(multi) == 1 and len(multi[0].geoms) == 2 and multi[0].geoms[0].disjoint(multi[0].geoms[1])
+    assert len(holed) == 1
+    assert all(g.is_valid for g in zones.geometry)
+
+
+def test_zones_share_borders_without_gaps_or_overlaps(zones):
+    geoms = list(zones.geometry)
+    total = sum(g.area for g in geoms)
+    for a, b in itertools.combinations(geoms, 2):
+        assert a.intersection(b).area < 1e-12 * total  # no overlaps
+        assert a.touches(b) and a.intersection(b).length > 0  # a common border, not just a point
+    union = shapely.union_all(geoms)
+    assert isinstance(union, Polygon) and not union.interiors  # no gaps between them
+    assert union.area == pytest.approx(total, rel=1e-12)
+    holed = next(g for g in geoms if isinstance(g, Polygon) and g.interiors)
+    exclave = next(g for g in geoms if isinstance(g, MultiPolygon))
+    hole = Polygon(holed.interiors[0])
+    assert any(shapely.equals_exact(shapely.normalize(hole), shapely.normalize(part), 0) for part in exclave.geoms)
+
+
+def test_zones_cover_most_of_the_aoi_and_reach_beyond_it(truth, zones):
+    aoi = _aoi_in_zone_crs(truth)
+    union = shapely.union_all(list(zones.geometry))
+    outside = aoi.difference(union)
+    assert 0.02 < outside.area / aoi.area < 0.2
+    assert any(not aoi.contains(g) for g in zones.geometry)  # clipped by the AOI
+    assert all(g.intersection(aoi).area > 0.1 * aoi.area for g in zones.geometry)
+    for sdg in AREA_KEYS:
+        rem = truth["zones"][sdg][OUTSIDE]
+        assert all(v["aoi_area_km2"] > 0 for v in rem.values())
+        total = truth[sdg]["years"]["2016"]["aoi_area_km2"]
+        assert rem["2016"]["aoi_area_km2"] / total == pytest.approx(outside.area / aoi.area, rel=0.05)
+
+
+def test_zone_borders_are_slanted_and_clear_of_pixel_centres(truth, zones):
+    aoi = _aoi_in_zone_crs(truth)
+    borders = shapely.union_all([g.boundary for g in zones.geometry])
+    inside = borders.intersection(aoi)
+    edges = [c for line in getattr(inside, "geoms", [inside]) for c in zip(line.coords[:-1], line.coords[1:],
+                                                                           strict=True)]
+    assert edges and all(abs(x1 - x0) > 1e-6 and abs(y1 - y0) > 1e-6 for (x0, y0), (x1, y1) in edges)
+    design = Design(truth["generator"]["seed"])
+    rows, cols = design.lc_aoi_window
+    lon, lat = design.lc_grid.centres()
+    lc_gap = shapely.distance(borders, shapely.points(lon[rows, cols].ravel(), lat[rows, cols].ravel()))
+    assert lc_gap.min() * 12000 > 1e-3  # in land-cover pixels
+    # the recipes' 10 m and 20 m UTM grids: centres farther from a border than edges straight in degrees
+    # and edges straight in UTM (zones.gpkg reprojected) are apart, so both select the same pixels
+    to_utm = pyproj.Transformer.from_crs("EPSG:4674", "EPSG:32721", always_xy=True).transform
+    geographic = shapely.transform(segmentize(borders, 1e-4), lambda c: np.column_stack(to_utm(c[:, 0], c[:, 1])))
+    projected = shapely.transform(borders, lambda c: np.column_stack(to_utm(c[:, 0], c[:, 1])))
+    apart = shapely.hausdorff_distance(geographic, projected)
+    assert apart < 0.1
+    for grid in (design.world10, design.world20):
+        x, y = grid.centres()
+        near = shapely.distance(projected, shapely.points(x.ravel(), y.ravel())) < 5
+        inside = shapely.contains_xy(design.aoi_utm, x.ravel()[near], y.ravel()[near])
+        gap = shapely.distance(geographic, shapely.points(x.ravel()[near][inside], y.ravel()[near][inside]))
+        assert gap.min() > apart + 0.02, (grid.transform.a, gap.min(), apart)  # metres
+
+
+def test_zone_truth_adds_up_to_the_aoi_truth(truth):
+    zoned = truth["zones"]
+    for sdg, keys in AREA_KEYS.items():
+        assert set(zoned[sdg]) == {*zoned["ids"], OUTSIDE}
+        for year, total in truth[sdg]["years"].items():
+            for key in keys:
+                summed = math.fsum(z[year][key] for z in zoned[sdg].values())
+                assert summed == pytest.approx(total[key], rel=1e-9), (sdg, year, key)
+    for z in zoned["sdg_15_1_1"].values():
+        for v in z.values():
+            assert v["land_area_km2"] == pytest.approx(v["aoi_area_km2"] - v["permanent_water_km2"], rel=1e-12)
+            assert v["forest_pct"] == pytest.approx(100 * v["forest_area_km2"] / v["land_area_km2"], rel=1e-12)
+
+
+def test_lake_is_split_and_every_municipality_has_forest(truth):
+    zoned = truth["zones"]
+    for year in map(str, YEARS):
+        for sdg, key in (("sdg_15_1_1", "permanent_water_km2"), ("sdg_6_6_1", "permanent_km2"),
+                         ("sdg_6_6_1", "seasonal_km2")):
+            total = truth[sdg]["years"][year][key]
+            shares = [zoned[sdg][z][year][key] / total for z in zoned["ids"]]
+            assert sum(s > 0.1 for s in shares) >= 2, (sdg, key, year, shares)
+            assert zoned[sdg][OUTSIDE][year][key] == 0
+        assert all(zoned["sdg_15_1_1"][z][year]["forest_area_km2"] > 0 for z in zoned["ids"]), year
+    for z in zoned["ids"]:  # the two grids agree on how the lake is split (pixelation only)
+        for year in map(str, YEARS):
+            lc = zoned["sdg_15_1_1"][z][year]["permanent_water_km2"]
+            assert lc == pytest.approx(zoned["sdg_6_6_1"][z][year]["permanent_km2"], rel=0.01), (z, year)
+
+
+def test_mmu_is_decided_on_whole_patches_across_zone_borders(truth):
+    """f12 (~0.9 ha, cleared 2024) crosses a border between two zones, f6 (~1.1 ha, cleared 2017)
+    the edge of the outside remainder: a part below the MMU still counts until the clearing."""
+    forest = {z: {int(y): v["forest_area_km2"] * 100 for y, v in years.items()}
+              for z, years in truth["zones"]["sdg_15_1_1"].items()}
+    ha = {p["id"]: p["area_ha"] for p in truth["sdg_15_1_1"]["patches"]}
+    for year, patch in ((2024, "f12"), (2017, "f6")):
+        drops = {z: f[year - 1] - f[year] for z, f in forest.items() if f[year - 1] - f[year] > 1e-9}
+        assert len(drops) == 2 and sum(drops.values()) == pytest.approx(ha[patch], abs=1e-9), (patch, drops)
+        assert min(drops.values()) < truth["sdg_15_1_1"]["mmu_ha"] - 0.1, (patch, drops)
+        assert (OUTSIDE in drops) == (patch == "f6")
+
+
+def test_zone_forest_truth_equals_an_independent_recount(truth, zones, lc_items):
+    """From the written files only: land-cover COGs, zones.gpkg (pixel centres to EPSG:4674)."""
+    meta = truth["zones"]
+    to_zones = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4674", always_xy=True)
+    for item in lc_items:
+        year = item.id.split("_")[3]
+        with rasterio.open(_path(item.assets["map"])) as src:
+            window = from_bounds(*truth["aoi"]["bbox"], transform=src.transform).round_offsets().round_lengths()
+            lc = src.read(1, window=window)
+            t = src.window_transform(window)
+        if year == "2016":
+            lon, lat = to_zones.transform(*np.meshgrid(t.c + (np.arange(lc.shape[1]) + 0.5) * t.a,
+                                                       t.f + (np.arange(lc.shape[0]) + 0.5) * t.e))
+            member = {z: shapely.contains_xy(zones.geometry[z], lon, lat) for z in meta["ids"]}
+            member[OUTSIDE] = ~np.logical_or.reduce(list(member.values()))
+            cell = _geod_row_areas(t, range(lc.shape[0]), t.a)[:, None] * np.ones(lc.shape[1])
+        labels, n = ndimage.label(np.isin(lc, [10, 95]), structure=np.ones((3, 3)))
+        patch_m2 = ndimage.sum_labels(cell, labels, index=np.arange(1, n + 1))
+        kept = np.r_[False, patch_m2 >= 5000][labels]
+        for z, inside in member.items():
+            expected = meta["sdg_15_1_1"][z][year]
+            assert expected["aoi_area_km2"] == pytest.approx(cell[inside].sum() / 1e6, rel=1e-7)
+            assert expected["permanent_water_km2"] == pytest.approx(cell[inside & (lc == 80)].sum() / 1e6,
+                                                                    rel=1e-7, abs=1e-12)
+            assert expected["forest_area_km2"] == pytest.approx(cell[inside & kept].sum() / 1e6, rel=1e-7, abs=1e-12)
+
+
+def test_zones_follow_the_aoi_at_every_scale(truth, zones):
+    """Zones are AOI fractions: at scale 4 they sit at the same place relative to the bigger AOI."""
+    def relative(bounds, bbox):
+        w, s, e, n = bbox
+        return [(bounds[0] - w) / (e - w), (bounds[1] - s) / (n - s), (bounds[2] - w) / (e - w),
+                (bounds[3] - s) / (n - s)]
+
+    scaled = Zones(Design(truth["generator"]["seed"], Layout(4)))
+    for code, geom in scaled.geometries.items():
+        assert relative(geom.bounds, aoi_bbox(4)) == pytest.approx(
+            relative(zones.geometry[code].bounds, truth["aoi"]["bbox"]), abs=1e-9)
+    masks = scaled.lc_masks
+    share = {z: m.mean() for z, m in masks.items()}
+    assert 0.02 < share[OUTSIDE] < 0.2 and all(share[z] > 0.1 for z in scaled.ids)

@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from catalog.demo.generate import (
+from catalog.demo import (
     DEFAULT_DIR,
     DEFAULT_SCALE,
     DEFAULT_SEED,
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
           f"sentinel-2-l2a items ({len(items['excluded_by_cloud_cover'])} with cloud cover >= 60), "
           f"{len(truth['sdg_15_1_1']['years'])} esa-worldcover items, seed {args.seed}, "
           + (f"scale {scale} (AOI bbox {truth['aoi']['bbox']}), " if scale != DEFAULT_SCALE else "")
-          + f"{_size_mb(out):.1f} MB, {how}")
+          + f"{len(truth['zones']['ids'])} zones in {truth['zones']['path']}, {_size_mb(out):.1f} MB, {how}")
     return 0
 
 
