@@ -31,7 +31,8 @@ def zones_of(stat: xr.DataArray) -> Iterator[tuple[str, str, xr.DataArray]]:
 def warn_empty(indicator: str, empty: list[str]) -> None:
     """Say which zones have no area to divide by: their shares are NaN, never 0."""
     if empty:
-        warnings.warn(f"SDG {indicator}: zones {', '.join(empty)} have no area in the AOI (or no land); "
+        shown = ", ".join(empty[:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
+        warnings.warn(f"SDG {indicator}: zones {shown} have no area in the AOI (or no land); "
                       "their percentages are NaN", stacklevel=3)
 
 

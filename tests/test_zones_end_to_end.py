@@ -112,3 +112,25 @@ def test_the_same_zones_in_geographic_and_projected_crs_give_the_same_table(zone
         tables_.append(run(recipe, catalog=demo_catalog, out=tmp_path / crs.replace(":", ""), progress=False).table)
     pd.testing.assert_frame_equal(tables_[0], tables_[1], rtol=1e-9)
     pd.testing.assert_frame_equal(tables_[0], zoned["15.1.1"].table, rtol=1e-9)
+
+
+def test_a_real_boundary_file_the_world_s_countries(demo_catalog, tmp_path):
+    """Natural Earth countries (Debian r-cran-spdata, CC0): the demo AOI lies in Brazil, so zone Brazil is the AOI."""
+    from catalog.samples.boundaries import ensure_world_boundaries
+    from pipeline.zones import ZonesError
+
+    world = ensure_world_boundaries(tmp_path / "boundaries")
+    recipe = load_recipe(ROOT / "recipes" / "15.1.1.yaml")
+    by_iso = recipe.with_zones(ZonesSpec(path=str(world), id_field="iso_a2", layer="world"))
+    with pytest.raises(ZonesError, match="2 features have an empty 'iso_a2'"):  # real data: two lack a code
+        run(by_iso, catalog=demo_catalog, out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.zarr"))
+    by_name = recipe.with_zones(ZonesSpec(path=str(world), id_field="name_long", layer="world"))
+    with pytest.warns(UserWarning, match="no area in the AOI"):  # 176 countries do not reach the AOI
+        table = run(by_name, catalog=demo_catalog, out=tmp_path / "out", progress=False).table
+    assert table.zone.nunique() == 177 + 2
+    for series in ("aoi_area", "forest_area", "land_area"):
+        assert tables.value(table, series, "2024", "Brazil") == pytest.approx(tables.value(table, series, "2024"),
+                                                                              rel=1e-12)
+    others = table[(table.series == "aoi_area") & ~table.zone.isin(["all", "Brazil"])]
+    assert (others.value == 0).all()

@@ -69,15 +69,15 @@ class SamplesError(RuntimeError):
     """The Debian packages could not be fetched or unpacked."""
 
 
-def fetch_packages(workdir: Path) -> Path:
-    """Download and unpack the packages; returns the unpacked root."""
+def fetch_packages(workdir: Path, packages: tuple[str, ...] = PACKAGES) -> Path:
+    """Download and unpack the packages; returns the unpacked R site library."""
     root = workdir / "root"
     for tool in ("apt-get", "dpkg"):
         if shutil.which(tool) is None:
-            raise SamplesError(f"{tool} not found: the sample scenes come from Debian packages")
-    done = subprocess.run(["apt-get", "download", *PACKAGES], cwd=workdir, capture_output=True, text=True)
+            raise SamplesError(f"{tool} not found: the samples come from Debian packages")
+    done = subprocess.run(["apt-get", "download", *packages], cwd=workdir, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SamplesError(f"apt-get download {' '.join(PACKAGES)} failed: {done.stderr.strip()[-300:]}; "
+        raise SamplesError(f"apt-get download {' '.join(packages)} failed: {done.stderr.strip()[-300:]}; "
                            "run `apt-get update` (as root) and retry")
     for deb in sorted(workdir.glob("*.deb")):
         subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
