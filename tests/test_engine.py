@@ -12,15 +12,14 @@ import numpy as np
 import pytest
 import shapely
 import xarray as xr
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
 from shapely.geometry import Polygon, box
 
 import kernels
 from pipeline import engine
-from pipeline.engine import Areas, Histogram, Layer, Period, Quantiles, Setting, Step, ValueSums
+from pipeline.engine import Areas, Histogram, Layer, Period, Quantiles, Setting, Step, ValueSums, tasks
 from pipeline.grid import aoi_in_crs, area_of, smallest_pixel_area
 from pipeline.indicators.sdg6_6_1 import science as water_science
 from pipeline.indicators.sdg6_6_1.parameters import Parameters as WaterParameters
@@ -271,8 +270,12 @@ def centre_labels(gb, zones):
     return labels
 
 
-@pytest.mark.parametrize("chunks", [(1, 7, 7), (1, 16, 25), (2, 64, 64)])
-def test_zone_areas_sum_to_the_aoi_and_match_pixel_centres(chunks):
+@pytest.mark.parametrize("chunks, dense", [((1, 7, 7), True), ((1, 16, 25), False), ((2, 64, 64), True),
+                                           ((1, 7, 7), False)])
+def test_zone_areas_sum_to_the_aoi_and_match_pixel_centres(chunks, dense, monkeypatch):
+    """Both partial layouts: every label per block (few zones), or only the labels a block touches (many)."""
+    if not dense:
+        monkeypatch.setattr(tasks, "DENSE_LABELS", 0)
     rng = np.random.default_rng(3)
     ny, nx = 45, 58
     gb = utm_grid(ny, nx)

@@ -86,8 +86,18 @@ def run_block(fn: BlockFunction, data, coords, box: GeoBox, inner, aoi, zones: Z
     return {**{layer.name: outputs[layer.name] for layer in layers}, "_partials": partials}
 
 
+DENSE_LABELS = 64  # up to this many labels a block's partial holds them all (no renumbering pass)
+
+
 def compact(labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Labels present in the block, and the block's labels renumbered 0..m-1 (negative kept)."""
+    """Labels present in the block, and the block's labels renumbered 0..m-1 (negative kept).
+
+    With few labels every label is kept as it is: the partial is small and the block is
+    not passed over three more times. Many labels (a country's municipalities) are
+    renumbered, so a block's partial holds only the zones it touches.
+    """
+    if n_labels <= DENSE_LABELS:
+        return np.arange(n_labels), np.ascontiguousarray(labels, np.int32)
     valid = labels >= 0
     present = np.flatnonzero(np.bincount(labels[valid].ravel(), minlength=n_labels))
     remap = np.full(n_labels, -1, np.int32)

@@ -7,6 +7,7 @@ of the pixel each polygon covers. The figures decide ``pipeline.zones``'s rule.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,21 +45,17 @@ def membership(sdg: str, repeat: int = 3) -> list[dict]:
     profile = {"driver": "GTiff", "height": gb.shape[0], "width": gb.shape[1], "count": 1, "dtype": "float64",
                "crs": recipe.grid.crs, "transform": gb.affine}
 
-    def fractional() -> dict[str, float]:
-        with rasterio.MemoryFile() as mem, mem.open(**profile) as raster:
-            raster.write(area, 1)
-            df = exact_extract(raster, frame, "sum", include_cols=["zone"], output="pandas")
-        return dict(zip(df.zone, df["sum"].astype(float), strict=True))
+    with tempfile.TemporaryDirectory() as tmp:
+        raster = Path(tmp) / "pixel_area.tif"
+        with rasterio.open(raster, "w", **profile) as dst:
+            dst.write(area, 1)
 
-    timings = {}
-    for name, fn in (("centre", centre), ("fractional", fractional)):
-        fn()  # warm-up
-        runs = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            result = fn()
-            runs.append(time.perf_counter() - start)
-        timings[name] = (float(np.median(runs)), result)
+        def fractional() -> dict[str, float]:
+            df = exact_extract(str(raster), frame, "sum", include_cols=["zone"], output="pandas")
+            return dict(zip(df.zone, df["sum"].astype(float), strict=True))
+
+        timings = _time({"centre": centre, "fractional": fractional}, repeat)
+
     (t_c, c), (t_f, f) = timings["centre"], timings["fractional"]
     rows = [{"case": f"{sdg} zone {z}", "pixel_centre_km2": c[z] / 1e6, "fractional_km2": f[z] / 1e6,
              "difference_pct": (c[z] - f[z]) / f[z] * 100} for z in zones.ids]
@@ -67,6 +64,19 @@ def membership(sdg: str, repeat: int = 3) -> list[dict]:
                  "pixel_centre_km2": sum(c.values()) / 1e6, "fractional_km2": sum(f.values()) / 1e6,
                  "difference_pct": (sum(c.values()) - sum(f.values())) / sum(f.values()) * 100})
     return rows
+
+
+def _time(cases: dict, repeat: int) -> dict[str, tuple[float, dict[str, float]]]:
+    out = {}
+    for name, fn in cases.items():
+        fn()  # warm-up
+        runs = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            result = fn()
+            runs.append(time.perf_counter() - start)
+        out[name] = (float(np.median(runs)), result)
+    return out
 
 
 NOTE = ("Per-zone area (km², true pixel areas inside the AOI) by pixel-centre membership (rasterio.features, "
