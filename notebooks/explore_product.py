@@ -22,7 +22,7 @@ print("product:", product)
 
 # %% Layers: categorical uint8 with CF flags; keep the raw codes (mask_and_scale=False)
 ds = xr.open_zarr(product / "product.zarr", mask_and_scale=False)
-layer = next(iter(ds.data_vars))
+layer = next(name for name, var in ds.data_vars.items() if "time" in var.dims)  # a yearly layer (not the zone index)
 print(ds[layer].attrs["long_name"])
 print(dict(zip(list(ds[layer].attrs["flag_values"]), ds[layer].attrs["flag_meanings"].split())))
 

@@ -148,3 +148,16 @@ def test_the_registry_is_one_explicit_list():
     codes = [__import__(p, fromlist=["INDICATOR"]).INDICATOR.code for p in indicators.PACKAGES]
     assert sorted(codes) == indicators.available() and len(set(codes)) == len(codes)
     assert sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml")) == sorted(codes)
+
+
+def test_zones_in_a_recipe_are_checked_like_the_rest(tmp_path):
+    data = yaml.safe_load((ROOT / "recipes" / "15.1.1.yaml").read_text())
+    data["zones"] = {"path": "z.gpkg", "id_field": "code", "name_field": "name"}
+    recipe = load_recipe(write(tmp_path, data))
+    assert recipe.zones.path == "z.gpkg" and recipe.zones.id_field == "code" and not recipe.zones.make_valid
+    data["zones"] = {"path": "z.gpkg", "id": "code"}
+    with pytest.raises(RecipeError, match="unknown key 'zones.id'.*valid keys under 'zones': path, id_field"):
+        load_recipe(write(tmp_path, data))
+    data["zones"] = {"path": "z.gpkg"}
+    with pytest.raises(RecipeError, match="missing key 'zones.id_field'"):
+        load_recipe(write(tmp_path, data))
