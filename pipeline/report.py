@@ -204,6 +204,10 @@ def _choropleth(zones: Zones, shade: np.ndarray, series: str, unit: str, period:
     ax.set_aspect("equal")
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.tick_params(axis="x", labelrotation=30)
+    from pyproj import CRS
+
+    ax.set_xlabel(f"x ({CRS.from_user_input(zones.crs).name})")
+    ax.set_ylabel("y")
     ax.set_title(f"{series} per zone, {period}")
     quicklook.tight_layout(fig)
     return (f"<figure><img alt=\"choropleth of {escape(series)}\" src=\"{_png_data_uri(fig)}\">"

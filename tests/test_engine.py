@@ -6,6 +6,8 @@ and ``area_of`` the whole grid; labelled reductions against NumPy per zone; exac
 quantiles against ``np.percentile`` at several chunkings.
 """
 
+import warnings
+
 import dask
 import dask.array as da
 import numpy as np
@@ -419,3 +421,23 @@ def test_a_time_series_step_equals_the_bare_kernels(chunk):
     for name in ("slope", "p"):
         np.testing.assert_array_equal(built.layers[name].values, expected[name], err_msg=name)
     assert np.isnan(built.layers.slope.values[0, 0]) and np.isfinite(built.layers.slope.values).mean() > 0.9
+
+
+def _leaky_block(block):
+    warnings.simplefilter("ignore")  # what an overlapped catch_warnings in a worker thread leaves behind
+    return {"v": block.stack("values", "v")[0]}
+
+
+def test_a_compute_leaves_the_warning_filters_as_they_were():
+    rng = np.random.default_rng(1)
+    gb, ds, _, _ = values_setting((1, 25, 31), rng)
+    step = Step(name="leaky", inputs={"values": ("v",)}, block=_leaky_block,
+                layers=(Layer("v", "float32", "v", float("nan")),))
+    built = build([step], gb, whole_aoi(gb), {"values": ds})
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        before = list(warnings.filters)
+        engine.compute(built.layers.v.data, {}, progress=False)
+        assert warnings.filters == before
+        with pytest.warns(UserWarning, match="still heard"):
+            warnings.warn("still heard", UserWarning, stacklevel=1)

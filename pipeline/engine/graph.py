@@ -6,6 +6,7 @@ import contextlib
 import operator
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -64,10 +65,17 @@ def build(steps: Sequence[Step], setting: Setting, layer_wrapper: Callable[..., 
 
 
 def compute(write: Any, stats: Mapping[str, Any], *, progress: bool) -> dict[str, Any]:
-    """Run the write and the statistics in one pass; returns the computed statistics."""
+    """Run the write and the statistics in one pass; returns the computed statistics.
+
+    The warning filters are put back as they were afterwards: libraries that wrap calls
+    in ``warnings.catch_warnings`` (rasterio's rasterize and reproject do) are not
+    thread-safe, and overlapping calls in worker threads can leave an "ignore all"
+    filter behind, which would silence the run's own warnings after the compute.
+    """
     from dask.diagnostics import ProgressBar
 
-    with ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext(), _own_pool(write) as pool:
+    with (warnings.catch_warnings(), ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext(),
+          _own_pool(write) as pool):
         _, out = dask.compute(write, dict(stats), **({"pool": pool} if pool is not None else {}))
     return out
 
