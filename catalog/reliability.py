@@ -180,23 +180,28 @@ _SECRET_PARAM = re.compile(
     r"x-amz-[a-z-]+|x-goog-[a-z-]+|awsaccesskeyid|signature|expires|policy|key-pair-id|"
     r"access_token|token)=[^&#\s'\"<>)]*")
 _URL = re.compile(r"(?i)\b(?:https?|s3|gs|az|abfss?|wasbs?|file)://[^\s'\"<>]*[^\s'\"<>.,;:!?)]")
+# user-info in a URL (``scheme://user:password@host``): a credential wherever it is printed
+# (a password may hold "/", as AWS secret keys do: only the user name may not)
+_USERINFO = re.compile(r"(?i)\b((?:https?|s3|gs|az|abfss?|wasbs?|file|ftps?)://)[^/\s'\"<>@:]+(?::[^\s'\"<>@]*)?@")
 
 
 def strip_token(href: str) -> str:
-    """The href without query string or fragment (where signatures live)."""
+    """The href without user-info, query string or fragment (where credentials and signatures live)."""
     parts = urlsplit(href)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def has_secret(text: str) -> bool:
-    return bool(_SECRET_PARAM.search(text))
+    return bool(_SECRET_PARAM.search(text) or _USERINFO.search(text))
 
 
 def redact(text: str) -> str:
-    """``text`` with every URL's query/fragment removed if it carries a credential, and any
-    remaining credential-like ``key=value`` replaced by ``<redacted>``."""
+    """``text`` with URL user-info removed, every URL's query/fragment removed if it carries a
+    credential, and any remaining credential-like ``key=value`` replaced by ``<redacted>``."""
     if not has_secret(text):
         return text
+    text = _USERINFO.sub(r"\1", text)
     text = _URL.sub(lambda m: strip_token(m.group(0)) if has_secret(m.group(0)) else m.group(0), text)
     return _SECRET_PARAM.sub("<redacted>", text)
 

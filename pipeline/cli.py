@@ -39,6 +39,7 @@ def _gc_paused(*, freeze: bool = False) -> Iterator[None]:
 with _gc_paused():
     from catalog.load import AssetError
     from catalog.profiles import ProfileError
+    from catalog.reliability import redact
     from catalog.search import NoItemsFound
     from pipeline.footprint import DEFAULT_GRID_INTENSITY
     from pipeline.schema import RecipeError
@@ -88,7 +89,7 @@ def publish_command(args: argparse.Namespace) -> int:
         result = publish(args.run_dir, args.dest, series=args.series, endpoint_url=args.endpoint_url,
                          log=None if args.quiet else stderr_log)
     except PublishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: the version stays incomplete (no manifest); run the same command again to resume",
@@ -153,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run(recipe, catalog=args.catalog, out=args.out, progress=not args.no_progress,
                      grid_intensity=args.grid_intensity)
     except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)

@@ -41,6 +41,8 @@ MARKERS = ("sig=", "SASSECRET", "skoid", "X-Amz-Signature", "X-Amz-Credential", 
 PC_HREF = "https://sentinel2l2a01.blob.core.windows.net/sentinel2-l2/35/M/NM/2020/06/06/B04_10m.tif"
 S3_HREF = "https://sentinel-cogs.s3.us-west-2.amazonaws.com/sentinel-s2-l2a-cogs/2020/S2A/B04.tif"
 
+ROOT = Path(__file__).parents[1]
+
 
 def assert_clean(text: str | bytes, where: str = "") -> None:
     if isinstance(text, bytes):
@@ -256,3 +258,27 @@ def test_a_run_on_signed_hrefs_writes_no_signature(demo_catalog, server, monkeyp
     inputs = result.item["properties"]["sdgcube:provenance"]["inputs"]["optical"]["items"]
     assert all(re.match(rf"{server.url}/", href) for i in inputs for href in i["assets"].values())
     assert_clean(json.dumps(result.item))
+
+
+def test_user_info_in_a_url_is_a_credential_everywhere():
+    from catalog.reliability import has_secret, redact
+
+    url = "https://alice:s3cr3t@stac.example.org/api/v1/search?limit=10"
+    assert strip_token(url) == "https://stac.example.org/api/v1/search"
+    assert provenance.strip_token(url) == strip_token(url)
+    assert has_secret(url) and has_secret("token@ s3://key:secret@bucket/prefix")
+    text = f"attempt 1/5 failed at {url} (HTTP 500); see s3://AKIAXXX:abc/def@bucket/x and http://bob@host:8080/p"
+    clean = redact(text)
+    assert "s3cr3t" not in clean and "alice" not in clean and "AKIAXXX" not in clean and "bob@" not in clean
+    assert "https://stac.example.org/api/v1/search" in clean and "http://host:8080/p" in clean
+    assert redact("an email alice@example.org is no URL") == "an email alice@example.org is no URL"
+
+
+def test_a_catalog_url_with_a_password_is_never_printed(tmp_path):
+    cmd = [sys.executable, "-m", "pipeline", "run", str(ROOT / "recipes/15.1.1.yaml"), "--catalog",
+           "http://user:PASSWORD@127.0.0.1:9/stac", "--out", str(tmp_path / "out"), "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)  # port 9: refused at once, then retried
+    assert done.returncode == 1
+    assert "PASSWORD" not in done.stdout + done.stderr and "user:" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: STAC search") and "127.0.0.1:9" in done.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
