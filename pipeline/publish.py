@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -154,8 +155,26 @@ def read_product(run_dir: Path) -> tuple[dict, list[str]]:
     if missing:
         raise PublishError(f"{run_dir} is not a finished product: missing {', '.join(missing)}; {hint}")
     _check_arrays(run_dir, item)
-    files = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file())
-    return item, [f for f in files if f != ITEM]
+    return item, [f for f in _regular_files(run_dir) if f != ITEM]
+
+
+def _regular_files(run_dir: Path) -> list[str]:
+    """Every file of the product; anything but regular files and directories is refused by name.
+
+    A symlink (``notes.txt -> /etc/passwd``) would upload what it points at, from outside
+    the product: it is refused, not followed, and so are devices, sockets and FIFOs.
+    """
+    files, odd = [], []
+    for path in sorted(run_dir.rglob("*")):
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            odd.append(path.relative_to(run_dir).as_posix())
+        elif stat.S_ISREG(mode):
+            files.append(path.relative_to(run_dir).as_posix())
+    if odd:
+        raise PublishError(f"{run_dir} holds {', '.join(odd)}, which are not regular files (symlinks, devices or "
+                           "pipes are never published); remove them, or re-run the recipe for a clean product")
+    return files
 
 
 def _local_asset(run_dir: Path, href: str) -> Path:

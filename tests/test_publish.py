@@ -1,6 +1,7 @@
 """Publishing: immutable verified versions, resumable uploads, a static STAC catalog, S3 (moto)."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -216,6 +217,21 @@ def test_not_a_product_is_refused_with_a_fix(product, tmp_path):
     with pytest.raises(pub.PublishError, match="arrays forest do not match"):
         pub.publish(changed, str(tmp_path / "pub"))
     assert not (tmp_path / "pub" / SERIES).exists()
+
+
+def test_a_symlink_in_the_product_is_refused_not_followed(product, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:SECRET-OUTSIDE-THE-PRODUCT\n")
+    linked = another_run(product, tmp_path, "linked")
+    (linked / "notes.txt").symlink_to(secret)
+    with pytest.raises(pub.PublishError, match="notes.txt, which are not regular files"):
+        pub.publish(linked, str(tmp_path / "pub"))
+    published = tmp_path / "pub"
+    assert not any("SECRET" in p.read_text(errors="ignore") for p in published.rglob("*") if p.is_file())
+    (linked / "notes.txt").unlink()
+    os.mkfifo(linked / "product.zarr" / "pipe")
+    with pytest.raises(pub.PublishError, match="product.zarr/pipe"):
+        pub.publish(linked, str(tmp_path / "pub"))
 
 
 def test_cli_publish_and_errors(product, tmp_path, capsys):
