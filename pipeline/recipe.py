@@ -106,6 +106,9 @@ class Periods:
             span = getattr(self, name)
             if span is not None and not first <= span[0] <= span[1] <= last:
                 raise ValueError(f"{name} {list(span)} must be [first, last] within years {list(self.years)}")
+        if self.baseline and self.reporting and not self.baseline[1] < self.reporting[0]:
+            raise ValueError(f"baseline {list(self.baseline)} must end before reporting {list(self.reporting)} "
+                             "starts: a change is measured from the baseline to a later period")
 
     def all_years(self) -> list[int]:
         return list(range(self.years[0], self.years[1] + 1))

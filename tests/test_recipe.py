@@ -161,3 +161,11 @@ def test_zones_in_a_recipe_are_checked_like_the_rest(tmp_path):
     data["zones"] = {"path": "z.gpkg"}
     with pytest.raises(RecipeError, match="missing key 'zones.id_field'"):
         load_recipe(write(tmp_path, data))
+
+
+@pytest.mark.parametrize("baseline, reporting", [([2021, 2024], [2016, 2019]), ([2016, 2020], [2020, 2024])])
+def test_a_baseline_after_or_overlapping_the_reporting_period_is_refused(tmp_path, baseline, reporting):
+    data = yaml.safe_load((ROOT / "recipes" / "6.6.1.yaml").read_text())
+    data["periods"].update(baseline=baseline, reporting=reporting)
+    with pytest.raises(RecipeError, match=r"baseline .* must end before reporting .* starts"):
+        load_recipe(write(tmp_path, data))
