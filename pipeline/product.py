@@ -1,6 +1,6 @@
 """Write a product: Zarr v3 layers, table, quicklook and a STAC Item, all or nothing.
 
-Everything is written into a hidden ``.<run-id>.partial`` sibling and renamed into
+Everything is written into a hidden ``.<run-id>.<random>.partial`` sibling and renamed into
 place only when complete; any failure or interrupt removes the partial directory,
 so ``outputs/`` never holds a half-written product.
 """
@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -47,13 +48,19 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``final`` only if the block succeeds."""
     if final.exists():
         raise FileExistsError(f"{final} exists already; products are never overwritten")
-    partial = final.parent / f".{final.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # a directory of this process's own: another run of the same id cannot write into it
+    partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         yield partial
-        os.replace(partial, final)
+        try:
+            os.replace(partial, final)
+        except OSError as exc:
+            if not final.exists():
+                raise
+            raise FileExistsError(f"{final} was written by another run while this one ran; products are never "
+                                  "overwritten: run again for a new run id") from exc
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 import warnings
 from collections.abc import Sequence
@@ -108,7 +109,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     built = engine.build(plan.steps, engine.Setting(geobox=geobox, aoi=aoi_in_crs(aoi, geobox),
                                                      cubes={k: c.data for k, c in cubes.items()}, zones=zones,
                                                      chunk=recipe.grid.chunk), product_layer)
-    run_id = run_id or f"{started:%Y%m%dT%H%M%SZ}-{recipe.sha256[:8]}"
+    run_id = run_id or new_run_id(started, recipe)
     built.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id, zones))
     final = Path(out) / recipe.sdg / run_id
     with product.atomic_directory(final) as partial:
@@ -131,6 +132,11 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
                                                            finished=provenance.now()),
                                    "warnings": skipped})
     return RunResult(path=final, table=table, headline=plan.headline(table), item=item, footprint=meter.result)
+
+
+def new_run_id(started: datetime, recipe: Recipe) -> str:
+    """Start time, recipe hash and a random part: two runs started in the same second never share an id."""
+    return f"{started:%Y%m%dT%H%M%SZ}-{recipe.sha256[:8]}-{secrets.token_hex(3)}"
 
 
 def load_zones(recipe: Recipe, geobox: GeoBox) -> Zones | None:

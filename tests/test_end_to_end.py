@@ -225,3 +225,25 @@ def test_without_cloud_masking_the_truth_is_missed(demo_catalog, demo_truth, tmp
     errors = [abs(tables.value(unmasked, "seasonal_water_area", y) / v["seasonal_km2"] - 1)
               for y, v in demo_truth["sdg_6_6_1"]["years"].items()]
     assert max(errors) > 0.02
+
+
+def test_runs_started_in_the_same_second_never_share_an_id_or_a_staging_directory(tmp_path):
+    from datetime import datetime, timezone
+
+    from pipeline.product import atomic_directory
+    from pipeline.run import new_run_id
+
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
+    ids = {new_run_id(now, recipe("6.6.1")) for _ in range(50)}
+    assert len(ids) == 50 and all(i.startswith("20261201T120000Z-") for i in ids)
+    final = tmp_path / "6.6.1" / "same-id"
+    first, second = atomic_directory(final), atomic_directory(final)  # the same id, both started
+    a, b = first.__enter__(), second.__enter__()
+    assert a != b and a.exists() and b.exists()  # each its own staging directory
+    (a / "a.txt").write_text("first")
+    (b / "b.txt").write_text("second")
+    first.__exit__(None, None, None)  # the first finishes
+    with pytest.raises(FileExistsError, match="another run"):
+        second.__exit__(None, None, None)  # the second must not replace or mix into it
+    assert (final / "a.txt").read_text() == "first" and not (final / "b.txt").exists()
+    assert sorted(p.name for p in final.parent.iterdir()) == ["same-id"]  # the loser left nothing
