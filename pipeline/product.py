@@ -63,6 +63,8 @@ def atomic_directory(final: Path) -> Iterator[Path]:
                                   "overwritten: run again for a new run id") from exc
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
+        with contextlib.suppress(OSError):  # no empty outputs/<sdg>/ left behind (kept if anything is in it)
+            final.parent.rmdir()
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -8,6 +8,7 @@ and one module, and its parameters are validated as strictly as the rest).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -61,8 +62,8 @@ class Grid:
             CRS.from_user_input(self.crs)
         except CRSError:
             raise ValueError(f"crs {self.crs!r} is not a CRS pyproj knows (use e.g. 'EPSG:32721')") from None
-        if self.resolution <= 0:
-            raise ValueError(f"resolution must be > 0 (in CRS units); got {self.resolution}")
+        if not (math.isfinite(self.resolution) and self.resolution > 0):
+            raise ValueError(f"resolution must be a finite number > 0 (in CRS units); got {self.resolution}")
         if not 64 <= self.chunk <= 8192:
             raise ValueError(f"chunk must be within 64..8192 pixels; got {self.chunk}")
 
@@ -167,7 +168,11 @@ class Recipe:
         product never claims a recipe it was not made from.
         """
         west, south, east, north = (float(v) for v in bbox)
-        aoi = AOI(name=f"{self.aoi.name} (bbox override)", bbox=(west, south, east, north))
+        try:
+            aoi = AOI(name=f"{self.aoi.name} (bbox override)", bbox=(west, south, east, north))
+        except ValueError as exc:
+            raise RecipeError(f"--bbox {west:g} {south:g} {east:g} {north:g}: {exc}; give WEST SOUTH EAST NORTH "
+                              "in degrees, e.g. --bbox -56.1 -12.6 -56.0 -12.5") from None
         data = yaml.safe_load(self.text) if self.text else None
         text = self.text
         if isinstance(data, dict):

@@ -50,7 +50,7 @@ def test_hash_is_of_the_file_bytes(tmp_path):
     (lambda d: d.pop("grid"), ["missing key 'grid'"]),
     (lambda d: d["grid"].pop("crs"), ["missing key 'grid.crs'"]),
     (lambda d: d["grid"].update(crs="EPSG:999999"), ["not a CRS"]),
-    (lambda d: d["grid"].update(resolution=-5), ["resolution must be > 0"]),
+    (lambda d: d["grid"].update(resolution=-5), ["resolution must be a finite number > 0"]),
     (lambda d: d["grid"].update(resolution="ten"), ["'grid.resolution' must be a number"]),
     (lambda d: d["aoi"].update(bbox=[10, 0, 5, 1]), ["west < east"]),
     (lambda d: d["aoi"].update(bbox=[1, 2, 3]), ["'aoi.bbox' must have 4 items"]),
@@ -169,3 +169,29 @@ def test_a_baseline_after_or_overlapping_the_reporting_period_is_refused(tmp_pat
     data["periods"].update(baseline=baseline, reporting=reporting)
     with pytest.raises(RecipeError, match=r"baseline .* must end before reporting .* starts"):
         load_recipe(write(tmp_path, data))
+
+
+@pytest.mark.parametrize("bbox", [(10, 0, 5, 1), (float("nan"), 0, 5, 1), (0, 5, 1, 1), (-200, 0, 5, 1)])
+def test_a_bad_bbox_override_is_a_recipe_error_that_says_how(bbox):
+    with pytest.raises(RecipeError, match=r"--bbox .*give WEST SOUTH EAST NORTH in degrees"):
+        load_recipe(ROOT / "recipes" / "15.1.1.yaml").with_bbox(bbox)
+
+
+@pytest.mark.parametrize("resolution", [float("nan"), float("inf"), 0, -10])
+def test_a_resolution_that_is_not_a_finite_positive_number_is_refused(tmp_path, resolution):
+    data = yaml.safe_load((ROOT / "recipes" / "15.1.1.yaml").read_text())
+    data["grid"]["resolution"] = resolution
+    with pytest.raises(RecipeError, match="resolution must be a finite number > 0"):
+        load_recipe(write(tmp_path, data))
+
+
+def test_the_cli_reports_a_bad_bbox_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run", "recipes/15.1.1.yaml", "--bbox", "10", "0", "5",
+                           "1", "--out", str(tmp_path / "out"), "--no-progress"], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith("error: --bbox 10 0 5 1:")
+    assert not (tmp_path / "out").exists()
