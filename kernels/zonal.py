@@ -27,6 +27,18 @@ def _check_labels(labels, n_labels):
     return True
 
 
+@numba.njit(cache=True)
+def _add_chunks(partial, out):
+    """out[z, k] += the chunks' partials, added in chunk order (the same bits for any thread count)."""
+    n_chunks, n_labels, width = partial.shape
+    for z in range(n_labels):
+        for k in range(width):
+            s = 0.0
+            for c in range(n_chunks):
+                s += partial[c, z, k]
+            out[z, k] += s
+
+
 @numba.njit(cache=True, parallel=True)
 def zone_class_area_sums(classes, labels, pixel_area, out):
     """ADD the area of every labelled pixel to out[label, class]; out is not zeroed.
@@ -50,12 +62,7 @@ def zone_class_area_sums(classes, labels, pixel_area, out):
                 z = labels[y, x]
                 if z >= 0:
                     partial[c, z, classes[y, x]] += pixel_area[y, x]
-    for z in range(n_labels):
-        for k in range(256):
-            s = 0.0
-            for c in range(n_chunks):
-                s += partial[c, z, k]
-            out[z, k] += s
+    _add_chunks(partial, out)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -87,12 +94,7 @@ def zone_value_sums(values, labels, pixel_area, out):
                     partial[c, z, 1] += v
                     partial[c, z, 2] += a
                     partial[c, z, 3] += a * v
-    for z in range(n_labels):
-        for k in range(4):
-            s = 0.0
-            for c in range(n_chunks):
-                s += partial[c, z, k]
-            out[z, k] += s
+    _add_chunks(partial, out)
 
 
 @numba.njit(cache=True)
