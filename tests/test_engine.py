@@ -441,3 +441,16 @@ def test_a_compute_leaves_the_warning_filters_as_they_were():
         assert warnings.filters == before
         with pytest.warns(UserWarning, match="still heard"):
             warnings.warn("still heard", UserWarning, stacklevel=1)
+
+
+def test_task_keys_change_with_the_rule():
+    ny, nx = 40, 33
+    gb = utm_grid(ny, nx)
+    ds = water_cube(np.random.default_rng(2), 12, ny, nx, (4, 16, 11))[0]
+    keys = []
+    for threshold in (0.0, 0.0, 0.2):
+        built = build([water_step(WaterParameters(water_threshold=threshold), [2020], 0)], gb, triangle_aoi(gb),
+                      {"optical": ds})
+        keys.append({k for k in dict(built.layers.water_class.data.__dask_graph__())
+                     if isinstance(k, tuple) and str(k[0]).startswith("water-")})
+    assert keys[0] and keys[0] == keys[1] and not keys[0] & keys[2]  # the same input arrays, other tasks

@@ -125,13 +125,16 @@ class _StepGraph:
         zones_token = setting.zones.token if setting.zones is not None else "none"
         self.aoi = shared("aoi", setting.aoi, aoi_token)
         self.zones = shared("zones", setting.zones, zones_token) if setting.zones is not None else None
-        self.params = shared(f"{step.name}-params", step.params, tokenize(repr(step.params)))
+        params_token = tokenize(step.params)
+        self.params = shared(f"{step.name}-params", step.params, params_token)
         self.broadcast_values = dict(broadcast)
-        self.broadcast = shared(f"{step.name}-broadcast", self.broadcast_values, tokenize(self.broadcast_values))
+        broadcast_token = tokenize(self.broadcast_values)
+        self.broadcast = shared(f"{step.name}-broadcast", self.broadcast_values, broadcast_token)
         self.n_labels = 1 if setting.zones is None else len(setting.zones.ids) + 1
+        # every task's key depends on all it reads: change the rule, an input or a broadcast value, get new keys
         self.token = tokenize(step.name, repr(step.inputs), step.halo, repr(step.layers), repr(step.reductions),
                               step.periods, _grid_token(gb), aoi_token, zones_token, self._input_names(),
-                              _fn_name(step.block))
+                              _fn_name(step.block), params_token, broadcast_token)
         self.tasks = {key: self._tasks(key) for key in self._period_keys()}
 
     def _input_names(self) -> list[str]:
