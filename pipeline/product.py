@@ -25,7 +25,7 @@ import pystac
 import xarray as xr
 from shapely.geometry import mapping
 
-from pipeline import engine, memory, quicklook, report
+from pipeline import engine, memory, quicklook, report, tables
 from pipeline.checksums import array_checksums
 from pipeline.engine import Built
 from pipeline.footprint import Footprint
@@ -135,7 +135,7 @@ def _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers,
     """The product's STAC Item: values, processing extension, full provenance, array checksums."""
     start = datetime.fromisoformat(f"{years[0]}-01-01T00:00:00+00:00")
     end = datetime.fromisoformat(f"{years[-1]}-12-31T23:59:59+00:00")
-    values = {f"{row.series}/{row.period}" + ("" if row.zone == "all" else f"/{row.zone}"): row.value
+    values = {f"{row.series}/{row.period}" + ("" if row.zone == tables.ALL else f"/{row.zone}"): row.value
               for row in table.itertuples()}
     provenance = {**provenance, "recipe": {**provenance["recipe"], "parameters": _parameters(recipe)}}
     item = pystac.Item(

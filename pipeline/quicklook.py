@@ -20,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
+from pipeline.tables import ALL
+
 MAX_PIXELS = 1200  # longest side drawn; larger layers are strided (a quicklook, not a product)
 NODATA_COLOUR = "#ffffff"
 NODATA_LABEL = "outside AOI / no data"
@@ -32,7 +34,7 @@ def draw(ds: xr.Dataset, legend, table: pd.DataFrame, series: tuple[str, ...], t
     fig, (ax_map, ax_ts) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.3, 1]})
     classes = draw_map(ax_map, ds, legend.layer, legend.classes, time_index=-1)
     map_legend(ax_map, classes)
-    draw_series(ax_ts, table[table.zone == "all"] if "zone" in table else table, series)
+    draw_series(ax_ts, table[table.zone == ALL] if "zone" in table else table, series)
     fig.suptitle(title)
     tight_layout(fig)
     fig.savefig(path, dpi=100)

@@ -30,7 +30,7 @@ from matplotlib.path import Path as MplPath
 
 from pipeline import quicklook
 from pipeline.footprint import Footprint
-from pipeline.tables import ALL
+from pipeline.tables import ALL, OUTSIDE_ZONES
 from pipeline.zones import Zones
 
 REPORT = "report.html"
@@ -143,7 +143,7 @@ def _zones_section(table: pd.DataFrame, zones: Zones | None, series: str | None,
         return ""
     periods = sorted(rows.start_year.unique())
     unit = rows.unit.iloc[0]
-    order = [ALL, *zones.ids, "outside zones"]
+    order = [ALL, *zones.ids, OUTSIDE_ZONES]
     body = []
     for zone in order:
         part = rows[rows.zone == zone]

@@ -17,7 +17,7 @@ import xarray as xr
 
 COLUMNS = ["indicator", "series", "zone", "zone_name", "period", "start_year", "end_year", "value", "lower",
            "upper", "ci_level", "unit", "note"]
-ALL = "all"
+ALL, OUTSIDE_ZONES, AOI_NAME = "all", "outside zones", "AOI"  # the zones every table and statistic has
 FLOATS = ("value", "lower", "upper", "ci_level")
 
 
@@ -37,7 +37,7 @@ def warn_empty(indicator: str, empty: list[str]) -> None:
 
 
 def yearly_rows(indicator: str, series: Mapping[str, tuple[Mapping[int, float], str, str]], *,
-                zone: str = ALL, zone_name: str = "AOI") -> list[dict]:
+                zone: str = ALL, zone_name: str = AOI_NAME) -> list[dict]:
     """Rows for ``{series: ({year: value}, unit, note)}`` of one zone."""
     rows = []
     for name, (values, unit, note) in series.items():
@@ -55,7 +55,7 @@ def period_mean(values: Mapping[int, float], span: tuple[int, int]) -> float:
 
 def change_rows(indicator: str, name: str, values: Mapping[int, float], unit: str,
                 baseline: tuple[int, int], reporting: tuple[int, int], *, zone: str = ALL,
-                zone_name: str = "AOI") -> list[dict]:
+                zone_name: str = AOI_NAME) -> list[dict]:
     """Baseline mean, reporting mean and the % change between them (negative = loss)."""
     base, rep = period_mean(values, baseline), period_mean(values, reporting)
     change = (rep - base) / base * 100.0 if base else float("nan")

@@ -20,8 +20,6 @@ from odc.geo.geobox import GeoBox
 
 from pipeline.engine.quantiles import exact_quantiles, quantile_array
 from pipeline.engine.spec import (
-    ALL,
-    OUTSIDE_ZONES,
     Block,
     Built,
     Layer,
@@ -30,6 +28,7 @@ from pipeline.engine.spec import (
     Reduction,
     Setting,
     Step,
+    zone_coords,
     zone_layer_spec,
     zone_names,
 )
@@ -213,12 +212,8 @@ class _StepGraph:
     def reduction(self, r: Reduction) -> Any:
         zones = self.setting.zones
         return dask.delayed(labelled, pure=True)(self._merged(r.name, self.n_labels), r, self.step.periods,
-                                               self._labels_meta(), zone_names(zones),
+                                               zone_coords(zones), zone_names(zones),
                                                dask_key_name=f"stat-{r.name}-{self.token}")
-
-    def _labels_meta(self) -> list[str]:
-        zones = self.setting.zones
-        return [ALL] if zones is None else [OUTSIDE_ZONES, *zones.ids]
 
     def quantiles(self, q: Quantiles) -> np.ndarray:
         """Exact percentiles (n_labels, len(q)) by radix selection: one compute per pass."""

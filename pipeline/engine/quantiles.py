@@ -11,7 +11,7 @@ import xarray as xr
 from dask.base import tokenize
 
 import kernels
-from pipeline.engine.spec import ALL, OUTSIDE_ZONES, RADIX_BITS, Quantiles
+from pipeline.engine.spec import RADIX_BITS, Quantiles, label_zones
 from pipeline.engine.tasks import merge_partials, radix_partial, shared
 from pipeline.zones import Zones
 
@@ -128,7 +128,7 @@ def _interpolate(prefixes: np.ndarray, counts: np.ndarray, q: Sequence[float]) -
 
 def quantile_array(q: Quantiles, values: np.ndarray, zones: Zones | None) -> xr.DataArray:
     if q.by is None:
-        labels = [ALL] if zones is None else [OUTSIDE_ZONES, *zones.ids]
-        return xr.DataArray(values, dims=("zone", "q"), coords={"zone": labels, "q": list(q.q)}, name=q.name)
+        return xr.DataArray(values, dims=("zone", "q"), coords={"zone": label_zones(zones), "q": list(q.q)},
+                            name=q.name)
     return xr.DataArray(values, dims=("label", "q"), coords={"label": np.arange(q.n_labels), "q": list(q.q)},
                         name=q.name)

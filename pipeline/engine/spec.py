@@ -12,9 +12,9 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 from shapely.geometry.base import BaseGeometry
 
+from pipeline.tables import ALL, AOI_NAME, OUTSIDE_ZONES
 from pipeline.zones import Zones
 
-ALL, OUTSIDE_ZONES, AOI_NAME = "all", "outside zones", "AOI"
 RADIX_BITS = (11, 11, 10)  # passes of the exact quantile selection, most significant first
 
 
@@ -162,6 +162,11 @@ def pixels_for(metres: float, geobox: GeoBox) -> int:
     """A halo of ``metres`` in whole pixels of the grid (at least the distance, never less)."""
     res = min(abs(geobox.resolution.x), abs(geobox.resolution.y))
     return math.ceil(metres / res) if metres > 0 else 0
+
+
+def label_zones(zones: Zones | None) -> list[str]:
+    """The zone each label value stands for: label 0 is the AOI in no zone (the whole AOI without zones)."""
+    return [ALL] if zones is None else [OUTSIDE_ZONES, *zones.ids]
 
 
 def zone_coords(zones: Zones | None) -> list[str]:

@@ -14,8 +14,6 @@ from odc.geo.geobox import GeoBox
 
 import kernels
 from pipeline.engine.spec import (
-    ALL,
-    OUTSIDE_ZONES,
     Areas,
     Block,
     BlockFunction,
@@ -143,10 +141,15 @@ def merge_partials(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> np
     return total
 
 
-def labelled(merged: Sequence[np.ndarray], r: Any, periods: tuple[Period, ...] | None, labels: list[str],
-           names: list[str]) -> xr.DataArray:
-    """Labelled statistic: dims (period,) zone, then class / stat / bin; zone ``all`` = sum over zones."""
-    n = len(labels)
+def labelled(merged: Sequence[np.ndarray], r: Any, periods: tuple[Period, ...] | None, zone: list[str],
+             names: list[str]) -> xr.DataArray:
+    """Labelled statistic: dims (period,) zone, then class / stat / bin; zone ``all`` = sum over zones.
+
+    ``zone`` and ``names`` are ``spec.zone_coords``/``zone_names``: label 0 (the AOI in no zone)
+    goes last as ``outside zones``; without zones the only label is the AOI itself.
+    """
+    single = len(zone) == 1  # no zones: the one label is the AOI itself
+    n = 1 if single else len(zone) - 1
     arrays = []
     for m in merged:
         full = np.zeros((n, *m.shape[1:]), m.dtype)
@@ -154,8 +157,7 @@ def labelled(merged: Sequence[np.ndarray], r: Any, periods: tuple[Period, ...] |
         total = np.zeros(m.shape[1:], m.dtype)
         for row in full:  # fixed order: the AOI total is the same sum in every run
             total = total + row
-        arrays.append(full if labels == [ALL] else np.concatenate([total[None], full[1:], full[:1]]))
-    zone = labels if labels == [ALL] else [ALL, *labels[1:], OUTSIDE_ZONES]
+        arrays.append(full if single else np.concatenate([total[None], full[1:], full[:1]]))
     data = np.stack(arrays)
     if isinstance(r, Areas):
         tail, coords = "class", np.arange(256)
