@@ -46,5 +46,4 @@ def forest_block(block: Block) -> dict[str, np.ndarray]:
         kernels.mmu_filter(np.ascontiguousarray(forest), np.ascontiguousarray(block.area), float(rule.min_area),
                            bool(rule.eight_connected), filtered)
         forest = filtered
-    landcover = np.where(block.inside, lc, np.uint8(rule.lc_nodata))
-    return {"forest": forest, "landcover": landcover}
+    return {"forest": forest, "landcover": lc}  # the engine sets the layers' fill values outside the AOI
