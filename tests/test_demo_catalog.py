@@ -103,6 +103,13 @@ def _path(asset: pystac.Asset) -> Path:
     return Path(unquote(urlparse(href).path))
 
 
+def _aoi_landcover(item: pystac.Item, truth: dict):
+    """The land-cover map of an item over the AOI, read from the written COG, and its transform."""
+    with rasterio.open(_path(item.assets["map"])) as src:
+        window = from_bounds(*truth["aoi"]["bbox"], transform=src.transform).round_offsets().round_lengths()
+        return src.read(1, window=window), src.window_transform(window)
+
+
 def _read(item: pystac.Item, key: str) -> np.ndarray:
     with rasterio.open(_path(item.assets[key])) as src:
         return src.read(1)
@@ -374,10 +381,7 @@ def test_forest_truth_equals_an_independent_recount(lc_items, truth):
     assert t["forest_classes"] == [10, 95] and t["mmu_ha"] == 0.5 and t["connectivity"] == 8
     for item in lc_items:
         year = item.id.split("_")[3]
-        with rasterio.open(_path(item.assets["map"])) as src:
-            window = from_bounds(*truth["aoi"]["bbox"], transform=src.transform).round_offsets().round_lengths()
-            lc = src.read(1, window=window)
-            transform = src.window_transform(window)
+        lc, transform = _aoi_landcover(item, truth)
         cell = _geod_row_areas(transform, range(lc.shape[0]), transform.a)[:, None] * np.ones(lc.shape[1])
         labels, _ = ndimage.label(np.isin(lc, [10, 95]), structure=np.ones((3, 3)))
         patch_m2 = ndimage.sum_labels(cell, labels, index=np.arange(1, labels.max() + 1))
@@ -610,10 +614,7 @@ def test_zone_forest_truth_equals_an_independent_recount(truth, zones, lc_items)
     to_zones = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4674", always_xy=True)
     for item in lc_items:
         year = item.id.split("_")[3]
-        with rasterio.open(_path(item.assets["map"])) as src:
-            window = from_bounds(*truth["aoi"]["bbox"], transform=src.transform).round_offsets().round_lengths()
-            lc = src.read(1, window=window)
-            t = src.window_transform(window)
+        lc, t = _aoi_landcover(item, truth)
         if year == "2016":
             lon, lat = to_zones.transform(*np.meshgrid(t.c + (np.arange(lc.shape[1]) + 0.5) * t.a,
                                                        t.f + (np.arange(lc.shape[0]) + 0.5) * t.e))

@@ -182,7 +182,6 @@ def s2_collection(items: list[pystac.Item]) -> pystac.Collection:
         "proprietary", items, ["sentinel", "copernicus", "reflectance", "synthetic"])
     coll.add_link(pystac.Link("license", "https://sentinel.esa.int/documents/247904/690755/"
                               "Sentinel_Data_Legal_Notice", title="Copernicus Sentinel data terms"))
-    coll.providers = [pystac.Provider("sdgcube demo generator", roles=[pystac.ProviderRole.PRODUCER])]
     return coll
 
 

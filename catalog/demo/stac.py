@@ -40,6 +40,7 @@ def collection(coll_id: str, title: str, description: str, license_: str, items:
     coll = pystac.Collection(coll_id, description, extent, title=title, license=license_, keywords=keywords,
                              stac_extensions=sorted({e for it in items for e in it.stac_extensions}))
     coll.item_assets = {key: _item_asset_definition(asset) for key, asset in items[0].assets.items()}
+    coll.providers = [pystac.Provider("sdgcube demo generator", roles=[pystac.ProviderRole.PRODUCER])]
     coll.add_items(items)
     return coll
 

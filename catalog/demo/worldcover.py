@@ -52,7 +52,6 @@ def worldcover_collection(items: list[pystac.Item]) -> pystac.Collection:
         "The real ESA WorldCover exists only for 2020 (v100) and 2021 (v200); every map here, one "
         "per year 2016-2024, is synthetic and designed so that SDG 15.1.1 has a known answer.",
         "CC-BY-4.0", items, ["land cover", "worldcover", "synthetic"])
-    coll.providers = [pystac.Provider("sdgcube demo generator", roles=[pystac.ProviderRole.PRODUCER])]
     return coll
 
 
