@@ -37,6 +37,7 @@ def _gc_paused(*, freeze: bool = False) -> Iterator[None]:
 
 
 with _gc_paused():
+    from catalog.files import RasterFileError
     from catalog.load import AssetError
     from catalog.profiles import ProfileError
     from catalog.reliability import redact
@@ -45,8 +46,8 @@ with _gc_paused():
     from pipeline.schema import RecipeError
     from pipeline.zones import ZonesError
 
-USER_ERRORS = (RecipeError, ZonesError, NoItemsFound, AssetError, ProfileError, FileNotFoundError, FileExistsError,
-               LookupError)
+USER_ERRORS = (RecipeError, ZonesError, RasterFileError, NoItemsFound, AssetError, ProfileError,
+               FileNotFoundError, FileExistsError, LookupError)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def product_layer(data: Any, periods: Sequence[Period] | None, geobox: GeoBox, layer: Layer) -> xr.DataArray:
     """The engine's ``layer_wrapper``: dims (time | period, y, x) or (y, x) with CF attributes."""
-    coords: dict[Hashable, Any] = dict(xr_coords(geobox, crs_coord_name="spatial_ref"))
+    coords = grid_coords(geobox)
     if periods is None:
         dims: tuple[str, ...] = ("y", "x")
     elif all(p.start == p.end and p.label == str(p.start) for p in periods):
@@ -48,6 +48,19 @@ def product_layer(data: Any, periods: Sequence[Period] | None, geobox: GeoBox, l
     kind = np.dtype(layer.dtype).kind
     out.encoding["_FillValue"] = float(layer.fill_value) if kind == "f" else int(layer.fill_value)
     return out
+
+
+def grid_coords(geobox: GeoBox) -> dict[Hashable, Any]:
+    """The grid's coordinates, always on dims (y, x): a geographic grid's ``latitude``/``longitude``
+    become ``y``/``x`` keeping their CF attributes (standard_name, units), so every layer,
+    writer and map handles projected and geographic grids alike."""
+    names = {"latitude": "y", "longitude": "x"}
+    coords: dict[Hashable, Any] = {}
+    for name, coord in xr_coords(geobox, crs_coord_name="spatial_ref").items():
+        if name in names:
+            coord = xr.Variable((names[name],), coord.values, coord.attrs)
+        coords[names.get(str(name), name)] = coord
+    return coords
 
 
 def _flags(classes: Mapping[int, str], colours: Mapping[int, str] | None, dtype: np.dtype) -> dict[str, Any]:

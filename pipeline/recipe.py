@@ -70,25 +70,42 @@ class Grid:
 
 @dataclass(frozen=True)
 class Input:
-    """One collection the indicator reads, by common band names (profiles resolve assets).
+    """One input the indicator reads, by common band names: a STAC ``collection`` (profiles
+    resolve assets), or local rasters (national data): ``file`` (one GeoTIFF valid for
+    every year, e.g. a soil map) or ``files`` (year -> GeoTIFF), each with one band.
 
     ``on_unreadable``: what to do with an asset that still cannot be read after the
     retries: ``fail`` the run (default), or use ``nodata`` for it and record a warning
     in the product's provenance.
     """
 
-    collection: str
     bands: tuple[str, ...]
+    collection: str | None = None
+    file: str | None = None
+    files: Mapping[int, str] | None = None
     max_cloud_cover: float | None = None
     on_unreadable: Literal["fail", "nodata"] = "fail"
 
     def __post_init__(self) -> None:
         if not self.bands:
             raise ValueError("bands must list at least one common band name")
+        given = [k for k in ("collection", "file", "files") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'collection' (a STAC collection id), 'file' (one GeoTIFF for "
+                             f"every year) or 'files' (year: GeoTIFF); got {', '.join(given) or 'none'}")
+        if self.collection is None and len(self.bands) != 1:
+            raise ValueError(f"a file input has one band; got bands {list(self.bands)}")
         if self.max_cloud_cover is not None and not 0 <= self.max_cloud_cover <= 100:
             raise ValueError(f"max_cloud_cover must be within 0..100 %; got {self.max_cloud_cover}")
         if self.on_unreadable not in ("fail", "nodata"):
             raise ValueError(f"on_unreadable must be 'fail' or 'nodata'; got {self.on_unreadable!r}")
+
+    @property
+    def local_files(self) -> dict[int | None, str] | None:
+        """year -> path of a file input (None = valid for every year); None for a collection."""
+        if self.file:
+            return {None: self.file}
+        return dict(self.files) if self.files else None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from odc.geo.geobox import GeoBox
 from shapely.geometry import mapping
 
 from catalog import reliability
+from catalog.files import file_items, file_profile
 from catalog.load import load_cube
 from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
@@ -27,6 +28,7 @@ from pipeline.grid import aoi_in_crs, make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.layers import product_layer
 from pipeline.recipe import Input, Recipe
+from pipeline.schema import RecipeError
 from pipeline.zones import Zones, read_zones
 
 if TYPE_CHECKING:
@@ -91,17 +93,10 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     first, last = recipe.periods.years
     cubes, inputs, read = {}, {}, []
     for name, spec in recipe.inputs.items():
-        profile = get_profile(spec.collection)
-        items = search(catalog, SearchRequest(
-            collection=spec.collection, intersects=aoi,
-            start=datetime(first, 1, 1, tzinfo=UTC),
-            end=datetime(last, 12, 31, 23, 59, 59, tzinfo=UTC),
-            max_cloud_cover=spec.max_cloud_cover, cloud_cover_property=profile.cloud_cover_property),
-            policy=policy)
-        profile = get_profile(spec.collection, items)  # the catalog's flavour (asset keys) of the collection
+        items, profile, source = _find(name, spec, catalog, aoi, (first, last), policy)
         cubes[name] = _load(items, profile, spec, geobox, recipe.grid.chunk, policy)
         used = [profile.asset(b) for b in spec.bands] + ([profile.asset(profile.mask.band)] if profile.mask else [])
-        inputs[name] = provenance.input_record(catalog, items, used)
+        inputs[name] = provenance.input_record(source, items, used)
         read.append((name, items))
     assets = reliability.AssetIndex(read)
     ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox, zones=zones)
@@ -137,6 +132,27 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
 def new_run_id(started: datetime, recipe: Recipe) -> str:
     """Start time, recipe hash and a random part: two runs started in the same second never share an id."""
     return f"{started:%Y%m%dT%H%M%SZ}-{recipe.sha256[:8]}-{secrets.token_hex(3)}"
+
+
+def _find(name: str, spec: Input, catalog: str, aoi, years: tuple[int, int],
+          policy: RetryPolicy) -> tuple[list[pystac.Item], Profile, str]:
+    """The items of one input and their profile: a STAC search, or the input's local files."""
+    files = spec.local_files
+    if files is not None:
+        outside = [y for y in files if y is not None and not years[0] <= y <= years[1]]
+        if outside:
+            raise RecipeError(f"inputs.{name}.files: years {outside} lie outside periods.years {list(years)}; "
+                              "widen periods.years or drop those files")
+        items = file_items(name, files, spec.bands[0])
+        return items, file_profile(name, items, spec.bands[0]), "local files"
+    assert spec.collection is not None  # Input requires a collection or files
+    profile = get_profile(spec.collection)
+    items = search(catalog, SearchRequest(
+        collection=spec.collection, intersects=aoi,
+        start=datetime(years[0], 1, 1, tzinfo=UTC), end=datetime(years[1], 12, 31, 23, 59, 59, tzinfo=UTC),
+        max_cloud_cover=spec.max_cloud_cover, cloud_cover_property=profile.cloud_cover_property),
+        policy=policy)
+    return items, get_profile(spec.collection, items), catalog  # the catalog's flavour (asset keys)
 
 
 def load_zones(recipe: Recipe, geobox: GeoBox) -> Zones | None:

@@ -34,6 +34,7 @@ from pipeline.engine.spec import (
     Block,
     BlockFunction,
     Built,
+    Distinct,
     Histogram,
     Layer,
     Period,
@@ -49,8 +50,8 @@ from pipeline.engine.spec import (
 )
 
 __all__ = [
-    "ALL", "AOI_NAME", "OUTSIDE_ZONES", "Areas", "Block", "BlockFunction", "Built", "Histogram", "Layer", "Period",
-    "Quantiles", "Reduction", "Setting", "Step", "ValueSums", "build", "compute", "exact_quantiles", "float_keys",
+    "ALL", "AOI_NAME", "OUTSIDE_ZONES", "Areas", "Block", "BlockFunction", "Built", "Distinct", "Histogram", "Layer",
+    "Period", "Quantiles", "Reduction", "Setting", "Step", "ValueSums", "build", "compute", "exact_quantiles", "float_keys",
     "key_values", "pixels_for", "ratio_to_zone_percentile", "zonal_percentiles", "zone_coords", "zone_layer_spec",
     "zone_names",
 ]

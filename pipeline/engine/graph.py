@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import dask
@@ -22,6 +23,7 @@ from pipeline.engine.quantiles import exact_quantiles, quantile_array
 from pipeline.engine.spec import (
     Block,
     Built,
+    Distinct,
     Layer,
     Period,
     Quantiles,
@@ -50,13 +52,20 @@ def build(steps: Sequence[Step], setting: Setting, layer_wrapper: Callable[..., 
             raise ValueError(f"step {step.name!r} uses {missing}, which no earlier step's Quantiles make")
         broadcast = {u: known[u] for u in step.uses}
         graph = _StepGraph(step, setting, broadcast)
+        for d in (r for r in step.reductions if isinstance(r, Distinct)):
+            known[d.name] = graph.distinct(d)
+            stats[d.name] = xr.DataArray(known[d.name], dims=("value",), name=d.name)
         for q in (r for r in step.reductions if isinstance(r, Quantiles)):
+            if q.labels_from is not None:
+                if q.labels_from not in known:
+                    raise ValueError(f"Quantiles {q.name!r} labels from {q.labels_from!r}, which no Distinct made")
+                q = replace(q, n_labels=max(1, len(known[q.labels_from])))
             known[q.name] = graph.quantiles(q)
             stats[q.name] = quantile_array(q, known[q.name], setting.zones)
         for layer in step.layers:
             layers[layer.name] = layer_wrapper(graph.layer(layer), step.periods, setting.geobox, layer)
         for r in step.reductions:
-            if not isinstance(r, Quantiles):
+            if not isinstance(r, Quantiles | Distinct):
                 stats[r.name] = graph.reduction(r)
     if setting.zones is not None:
         layers["zone"] = layer_wrapper(_zone_layer(setting), None, setting.geobox, zone_layer_spec(setting.zones))
@@ -131,8 +140,8 @@ class _StepGraph:
         self.broadcast = shared(f"{step.name}-broadcast", self.broadcast_values, broadcast_token)
         self.n_labels = 1 if setting.zones is None else len(setting.zones.ids) + 1
         # every task's key depends on all it reads: change the rule, an input or a broadcast value, get new keys
-        self.token = tokenize(step.name, repr(step.inputs), step.halo, repr(step.layers), repr(step.reductions),
-                              step.periods, _grid_token(gb), aoi_token, zones_token, self._input_names(),
+        self.token = tokenize(step.name, repr(step.inputs), repr(step.static), step.halo, repr(step.layers),
+                              repr(step.reductions), step.periods, _grid_token(gb), aoi_token, zones_token, self._input_names(),
                               _fn_name(step.block), params_token, broadcast_token)
         self.tasks = {key: self._tasks(key) for key in self._period_keys()}
 
@@ -166,7 +175,7 @@ class _StepGraph:
 
     def _select(self, name: str, period: Period | None) -> tuple[dict[str, da.Array | None], dict[str, np.ndarray]]:
         cube = self.setting.cubes[name]
-        if period is None:
+        if period is None or name in self.step.static:
             idx = np.arange(cube.sizes["time"])
         else:
             years = cube["time"].dt.year.values
@@ -215,9 +224,17 @@ class _StepGraph:
                                                zone_coords(zones), zone_names(zones),
                                                dask_key_name=f"stat-{r.name}-{self.token}")
 
+    def distinct(self, d: Distinct) -> np.ndarray:
+        """The sorted distinct values of ``d.layer`` inside the AOI: one pass, block sets merged."""
+        graph = _StepGraph(_with_reduction(self.step, d), self.setting, self.broadcast_values)
+        parts = [dask.delayed(partial_of, pure=True)(t, d.name) for key in graph.tasks
+                 for _, t in sorted(graph.tasks[key].items())]
+        found = dask.compute(parts)[0]
+        return np.unique(np.concatenate([np.empty(0, np.int64), *found]))
+
     def quantiles(self, q: Quantiles) -> np.ndarray:
         """Exact percentiles (n_labels, len(q)) by radix selection: one compute per pass."""
-        n_labels = q.n_labels if q.by is not None else self.n_labels
+        n_labels = q.stack * q.n_labels if q.by is not None else self.n_labels
 
         def count(prefixes: np.ndarray, shift: int, bits: int) -> np.ndarray:
             spec = RadixPass(q, shift, bits, prefixes, n_labels)
@@ -228,8 +245,9 @@ class _StepGraph:
 
 
 def _with_reduction(step: Step, r: Any) -> Step:
-    return Step(name=f"{step.name}-radix{r.shift}", inputs=step.inputs, block=step.block, layers=(),
-                reductions=(r,), periods=None, halo=step.halo, uses=step.uses, params=step.params)
+    return Step(name=f"{step.name}-{r.name}", inputs=step.inputs, block=step.block, layers=(),
+                reductions=(r,), periods=None, halo=step.halo, uses=step.uses, params=step.params,
+                static=step.static)
 
 
 def _block_slices(chunks: tuple[tuple[int, ...], ...]) -> Iterator[tuple[int, int, slice, slice]]:

@@ -52,10 +52,11 @@ class Layer:
 
 @dataclass(frozen=True)
 class Areas:
-    """Area (m²) by zone x class of a uint8 class output."""
+    """Area (m²) by zone x class of a uint8 class output (``signed``: an int8 one, classes -128..127)."""
 
     name: str
     layer: str
+    signed: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class Quantiles:
     """Exact q-th percentiles (NumPy 'linear') of a float32 output per label over the whole AOI.
 
     ``by``: an int32 output of labels 0..n_labels-1 (negative = none), or None for the zones.
+    ``labels_from``: a ``Distinct`` of an earlier step whose values the labels index (then
+    n_labels is their number, found when the graph is built). ``stack``: the outputs hold
+    that many (y, x) layers along a first axis, layer s labelled s * n_labels + label.
     """
 
     name: str
@@ -87,9 +91,21 @@ class Quantiles:
     q: tuple[float, ...]
     by: str | None = None
     n_labels: int = 1
+    labels_from: str | None = None
+    stack: int = 1
 
 
-Reduction = Areas | ValueSums | Histogram | Quantiles
+@dataclass(frozen=True)
+class Distinct:
+    """The sorted distinct values >= 0 of an integer output over the AOI (a (y, x) or stacked
+    (s, y, x) output): land units that exist only as pairs of classes found in the data.
+    Computed when the graph is built, like ``Quantiles``; later steps read it via ``uses``."""
+
+    name: str
+    layer: str
+
+
+Reduction = Areas | ValueSums | Histogram | Quantiles | Distinct
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,7 @@ class Step:
     periods: tuple[Period, ...] | None = None
     halo: int = 0  # pixels
     uses: tuple[str, ...] = ()  # reductions of earlier steps this step's blocks read
+    static: tuple[str, ...] = ()  # inputs read whole in every period (a soil map, a reference stock)
     params: Any = None  # shared by all its tasks; enters the graph once
 
 

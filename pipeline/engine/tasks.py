@@ -17,6 +17,7 @@ from pipeline.engine.spec import (
     Areas,
     Block,
     BlockFunction,
+    Distinct,
     Histogram,
     Layer,
     Period,
@@ -109,13 +110,18 @@ def _block_partial(r: Any, outputs: Mapping[str, np.ndarray], zones: np.ndarray,
     """(labels present, their partial) of one reduction over one block."""
     if isinstance(r, RadixPass):
         q = r.quantiles
-        labels = zones if q.by is None else np.where(zones >= 0, outputs[q.by], -1).astype(np.int32)
-        return radix_partial(outputs[q.layer], labels, r.prefixes, r.shift, r.bits, r.n_labels)
+        if q.by is None:
+            return radix_partial(outputs[q.layer], zones, r.prefixes, r.shift, r.bits, r.n_labels)
+        labels = _flat(np.where(zones >= 0, outputs[q.by], -1).astype(np.int32))
+        return radix_partial(_flat(outputs[q.layer]), labels, r.prefixes, r.shift, r.bits, r.n_labels)
+    if isinstance(r, Distinct):
+        values = outputs[r.layer]
+        return np.unique(values[(zones >= 0) & (values >= 0)]).astype(np.int64)
     present, local = compact(zones, n_labels)
     values = np.ascontiguousarray(outputs[r.layer])
     if isinstance(r, Areas):
         out = np.zeros((present.size, 256), np.float64)
-        kernels.zone_class_area_sums(values, local, area, out)
+        kernels.zone_class_area_sums(values.view(np.uint8) if r.signed else values, local, area, out)
     elif isinstance(r, ValueSums):
         out = np.zeros((present.size, 4), np.float64)
         kernels.zone_value_sums(values, local, area, out)
@@ -125,6 +131,11 @@ def _block_partial(r: Any, outputs: Mapping[str, np.ndarray], zones: np.ndarray,
     else:
         raise TypeError(f"unknown reduction {r!r}")
     return present, out
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """A stacked (s, y, x) output as one (s*y, x) image (the label offsets tell its layers apart)."""
+    return np.ascontiguousarray(a.reshape(-1, a.shape[-1]))
 
 
 def partial_of(result: Mapping[str, Any], name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +170,10 @@ def labelled(merged: Sequence[np.ndarray], r: Any, periods: tuple[Period, ...] |
             total = total + row
         arrays.append(full if single else np.concatenate([total[None], full[1:], full[:1]]))
     data = np.stack(arrays)
-    if isinstance(r, Areas):
+    if isinstance(r, Areas) and r.signed:  # int8 classes were counted as their uint8 bit patterns
+        tail, coords = "class", np.arange(-128, 128)
+        data = data[..., coords % 256]
+    elif isinstance(r, Areas):
         tail, coords = "class", np.arange(256)
     elif isinstance(r, ValueSums):
         tail, coords = "stat", np.array(["count", "sum", "area", "area_weighted_sum"])
