@@ -43,10 +43,11 @@ with _gc_paused():
     from catalog.reliability import redact
     from catalog.search import NoItemsFound
     from pipeline.footprint import DEFAULT_GRID_INTENSITY
+    from pipeline.indicators import DataError
     from pipeline.schema import RecipeError
     from pipeline.zones import ZonesError
 
-USER_ERRORS = (RecipeError, ZonesError, RasterFileError, NoItemsFound, AssetError, ProfileError,
+USER_ERRORS = (RecipeError, ZonesError, RasterFileError, DataError, NoItemsFound, AssetError, ProfileError,
                FileNotFoundError, FileExistsError, LookupError)
 
 

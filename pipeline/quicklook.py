@@ -69,9 +69,15 @@ def layer_classes(ds: xr.Dataset, name: str, legend=None) -> dict[int, tuple[str
             for i, v in enumerate(values)}
 
 
+def along(ds: xr.Dataset, name: str) -> str | None:
+    """The layer's time-like dimension: ``time`` (yearly), ``period`` (spans of years) or None."""
+    return next((d for d in ("time", "period") if d in ds[name].dims), None)
+
+
 def draw_map(ax: Axes, ds: xr.Dataset, name: str, classes: Classes, *, time_index: int = -1) -> dict:
-    """Draw one year of a categorical layer; returns the classes drawn (with no data if any)."""
-    layer = ds[name].isel(time=time_index)
+    """Draw one year (or period) of a categorical layer; returns the classes drawn (with no data if any)."""
+    dim = along(ds, name)
+    layer = ds[name].isel({dim: time_index}) if dim else ds[name]
     step = max(1, int(np.ceil(max(layer.shape) / MAX_PIXELS)))
     data = np.asarray(layer[::step, ::step].values)
     values = sorted(classes)
@@ -82,7 +88,8 @@ def draw_map(ax: Axes, ds: xr.Dataset, name: str, classes: Classes, *, time_inde
     x, y = layer.x.values[::step], layer.y.values[::step]
     ax.imshow(index, cmap=cmap, vmin=-0.5, vmax=len(values) + 0.5, interpolation="nearest",
               extent=(x[0], x[-1], y[-1], y[0]))
-    ax.set_title(f"{name} {int(ds.year.values[time_index])}")
+    when = {"time": lambda: int(ds.year.values[time_index]), "period": lambda: ds.period.values[time_index]}
+    ax.set_title(f"{name} {when[dim]()}" if dim else name)
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.set_xlabel(f"x ({_crs_name(ds)})" if ds.spatial_ref.attrs.get("crs_wkt") else "x")
     ax.set_ylabel("y")
@@ -100,14 +107,20 @@ def map_legend(ax: Axes, classes: Mapping, *, ncol: int = 3) -> None:
 
 
 def draw_series(ax: Axes, table: pd.DataFrame, series: Sequence[str]) -> int:
-    """Yearly values of ``series`` as lines; returns how many series had values."""
+    """Yearly values of ``series`` as lines (values of longer periods as bars); returns how many had values."""
     drawn = 0
     for name in series:
         rows = table[(table.series == name) & (table.start_year == table.end_year)].sort_values("start_year")
         if len(rows):
             ax.plot(rows.start_year, rows.value, marker="o", label=f"{name} ({rows.unit.iloc[0]})")
             drawn += 1
-    ax.set_xlabel("year")
+            continue
+        rows = table[table.series == name]
+        if len(rows):
+            ax.bar([str(p) for p in rows.period], rows.value, label=f"{name} ({rows.unit.iloc[0]})",
+                   color="#9b2779")
+            drawn += 1
+    ax.set_xlabel("year" if drawn and (table.start_year == table.end_year).any() else "period")
     ax.grid(alpha=0.3)
     if drawn:
         ax.legend(fontsize=8)

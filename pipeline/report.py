@@ -113,9 +113,10 @@ def _maps_section(ds: xr.Dataset, legend) -> str:
     figures = []
     for name in names:
         classes = quicklook.layer_classes(ds, name, legend)
-        if not classes or "time" not in ds[name].dims:  # the zone index is mapped by the choropleth
+        dim = quicklook.along(ds, name)
+        if not classes or dim is None:  # the zone index is mapped by the choropleth
             continue
-        times = [0, -1] if ds.sizes.get("time", 1) > 1 else [-1]
+        times = [0, -1] if ds.sizes[dim] > 1 else [-1]
         aspect = ds.sizes["y"] / ds.sizes["x"]
         fig, axes = plt.subplots(1, len(times), figsize=(6.2 * len(times), 4.8 * min(max(aspect, 0.4), 2) + 1.7),
                                  squeeze=False)
@@ -128,7 +129,8 @@ def _maps_section(ds: xr.Dataset, legend) -> str:
         quicklook.tight_layout(fig, rect=(0, legend_inches / fig.get_figheight(), 1, 1))
         fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=9, frameon=False)
         long_name = str(ds[name].attrs.get("long_name", name))
-        caption = "first and last year" if len(times) > 1 else "the only year"
+        caption = (f"first and last {'year' if dim == 'time' else 'period'}" if len(times) > 1
+                   else f"the only {'year' if dim == 'time' else 'period'}")
         figures.append(f"<figure><img alt=\"map of {escape(name)}\" src=\"{_png_data_uri(fig)}\">"
                        f"<figcaption>{escape(name)}: {escape(long_name)} ({caption})</figcaption></figure>")
     return "<h2>Maps</h2>" + "".join(figures) if figures else ""

@@ -130,5 +130,5 @@ def quantile_array(q: Quantiles, values: np.ndarray, zones: Zones | None) -> xr.
     if q.by is None:
         return xr.DataArray(values, dims=("zone", "q"), coords={"zone": label_zones(zones), "q": list(q.q)},
                             name=q.name)
-    return xr.DataArray(values, dims=("label", "q"), coords={"label": np.arange(q.n_labels), "q": list(q.q)},
+    return xr.DataArray(values, dims=("label", "q"), coords={"label": np.arange(values.shape[0]), "q": list(q.q)},
                         name=q.name)

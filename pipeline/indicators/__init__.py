@@ -25,7 +25,13 @@ if TYPE_CHECKING:
 PACKAGES = (
     "pipeline.indicators.sdg6_6_1",
     "pipeline.indicators.sdg15_1_1",
+    "pipeline.indicators.sdg15_3_1",
 )
+
+
+class DataError(ValueError):
+    """Input data the recipe does not describe (a land-cover class missing from its legend table):
+    the message names the values and the recipe key to fix."""
 
 
 @dataclass(frozen=True)
