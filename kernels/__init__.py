@@ -7,6 +7,13 @@ argument-type combination compiles (or loads from the on-disk cache).
 
 from kernels.areas import class_area_sums
 from kernels.components import mmu_filter
+from kernels.degradation import (
+    NODATA_I8,
+    annual_means,
+    productivity_state,
+    productivity_trajectory,
+    soc_stocks,
+)
 from kernels.composites import nan_median, nan_percentiles
 from kernels.indices import normalized_difference
 from kernels.landcover import percentile_classes, transition_lookup
@@ -30,11 +37,13 @@ from kernels.zonal import (
 )
 
 __all__ = [
+    "NODATA_I8",
     "NODATA_U8",
     "NOT_WATER",
     "NO_OBSERVATION",
     "PERMANENT",
     "SEASONAL",
+    "annual_means",
     "class_area_sums",
     "classify_water",
     "float_key_histogram",
@@ -45,7 +54,10 @@ __all__ = [
     "normalized_difference",
     "ols_slope",
     "percentile_classes",
+    "productivity_state",
+    "productivity_trajectory",
     "ratio_to_zone_value",
+    "soc_stocks",
     "theil_sen",
     "transition_lookup",
     "valid_count",

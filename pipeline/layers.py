@@ -57,9 +57,8 @@ def grid_coords(geobox: GeoBox) -> dict[Hashable, Any]:
     names = {"latitude": "y", "longitude": "x"}
     coords: dict[Hashable, Any] = {}
     for name, coord in xr_coords(geobox, crs_coord_name="spatial_ref").items():
-        if name in names:
-            coord = xr.Variable((names[name],), coord.values, coord.attrs)
-        coords[names.get(str(name), name)] = coord
+        dim = names.get(str(name))
+        coords[dim or name] = xr.Variable((dim,), coord.values, coord.attrs) if dim else coord
     return coords
 
 

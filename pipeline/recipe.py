@@ -105,7 +105,7 @@ class Input:
         """year -> path of a file input (None = valid for every year); None for a collection."""
         if self.file:
             return {None: self.file}
-        return dict(self.files) if self.files else None
+        return {year: path for year, path in self.files.items()} if self.files else None
 
 
 @dataclass(frozen=True)

@@ -141,8 +141,8 @@ class _StepGraph:
         self.n_labels = 1 if setting.zones is None else len(setting.zones.ids) + 1
         # every task's key depends on all it reads: change the rule, an input or a broadcast value, get new keys
         self.token = tokenize(step.name, repr(step.inputs), repr(step.static), step.halo, repr(step.layers),
-                              repr(step.reductions), step.periods, _grid_token(gb), aoi_token, zones_token, self._input_names(),
-                              _fn_name(step.block), params_token, broadcast_token)
+                              repr(step.reductions), step.periods, _grid_token(gb), aoi_token, zones_token,
+                              self._input_names(), _fn_name(step.block), params_token, broadcast_token)
         self.tasks = {key: self._tasks(key) for key in self._period_keys()}
 
     def _input_names(self) -> list[str]:

@@ -106,8 +106,8 @@ def compact(labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _block_partial(r: Any, outputs: Mapping[str, np.ndarray], zones: np.ndarray, area: np.ndarray,
-                   n_labels: int) -> tuple[np.ndarray, np.ndarray]:
-    """(labels present, their partial) of one reduction over one block."""
+                   n_labels: int) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    """(labels present, their partial) of one reduction over one block (a Distinct's: its values)."""
     if isinstance(r, RadixPass):
         q = r.quantiles
         if q.by is None:

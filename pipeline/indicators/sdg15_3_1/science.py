@@ -249,7 +249,7 @@ def soc_change(block: Block, rule: Rule, spec: PeriodSpec, initial: np.ndarray) 
         maps = [_map_at(block, "soc_stock", "soc", y, exact=True) for y in (t0, t1)]
         if any(m is None for m in maps):
             raise DataError(f"inputs.soc_stock needs stocks of {t0} and {t1} (period {spec.name!r})")
-        start, end = (np.asarray(m, np.float32) for m in maps)  # type: ignore[arg-type]
+        start, end = (np.asarray(m, np.float32) for m in maps)
         nodata = rule.nodata.get("soc_stock")
         if nodata is not None:
             start, end = (np.where(m == nodata, np.nan, m) for m in (start, end))
@@ -294,8 +294,10 @@ def period_layers(block: Block, rule: Rule, p: int) -> dict[str, np.ndarray]:
     out = {"lpd": prod.lpd, "productivity": productivity, "land_cover_initial": initial, "land_cover_final": final,
            "land_cover_degradation": lc_deg, "soc_change": pct, "soc_degradation": soc_deg,
            "sdg": one_out_all_out(productivity, lc_deg, soc_deg)}
-    if prod.trajectory is not None:
-        out.update(trajectory=prod.trajectory, state=prod.state, performance=prod.performance)
+    for name in ("trajectory", "state", "performance"):
+        value = getattr(prod, name)
+        if value is not None:
+            out[name] = value
     return out
 
 
