@@ -7,6 +7,7 @@ argument-type combination compiles (or loads from the on-disk cache).
 
 from kernels.areas import class_area_sums
 from kernels.components import mmu_filter
+from kernels.composites import nan_median, nan_percentiles
 from kernels.degradation import (
     NODATA_I8,
     annual_means,
@@ -14,7 +15,6 @@ from kernels.degradation import (
     productivity_trajectory,
     soc_stocks,
 )
-from kernels.composites import nan_median, nan_percentiles
 from kernels.indices import normalized_difference
 from kernels.landcover import percentile_classes, transition_lookup
 from kernels.timeseries import mann_kendall, ols_slope, theil_sen, valid_count

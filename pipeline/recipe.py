@@ -105,7 +105,11 @@ class Input:
         """year -> path of a file input (None = valid for every year); None for a collection."""
         if self.file:
             return {None: self.file}
-        return {year: path for year, path in self.files.items()} if self.files else None
+        if not self.files:
+            return None
+        files: dict[int | None, str] = {}
+        files.update(self.files.items())
+        return files
 
 
 @dataclass(frozen=True)

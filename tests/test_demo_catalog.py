@@ -43,6 +43,8 @@ from catalog.demo.atmosphere import (
     SCL_WATER,
 )
 from catalog.demo.layout import OVERLAP_X, TILE_X, TILE_Y, UNION_X, Layout, geodesic_cell_area
+from catalog.demo.ld_collections import LD_COLLECTIONS
+from catalog.demo.ld_rules import mk_critical
 from catalog.demo.scenes import HEAVY_CLOUD_DATES, MONTHS, WET_MONTHS, YEARS
 from catalog.demo.sentinel2 import BANDS, BANDS_10M, S2_COLLECTION, SPECTRA
 from catalog.demo.world import DARK_WATER, LAKE_CENTRE, LAKE_SEMI_AXES, PERMANENT_SCALE, SEASONAL_SCALE, Design
@@ -126,11 +128,16 @@ def _pixel(item: pystac.Item, key: str, x: float, y: float) -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------ build mechanics
-def test_same_seed_gives_identical_files(built, rebuilt, s2_items, lc_items):
+def test_same_seed_gives_identical_files(built, rebuilt, items, s2_items, lc_items):
     assert (built / "truth.json").read_bytes() == (rebuilt / "truth.json").read_bytes()
     assert (built / "zones.gpkg").read_bytes() == (rebuilt / "zones.gpkg").read_bytes()
     some = list(s2_items.values())
-    for item, key in [(some[0], "blue"), (some[-1], "swir16"), (some[len(some) // 2], "scl"), (lc_items[0], "map")]:
+    by_coll = {}
+    for item in items:
+        by_coll.setdefault(item.collection_id, item)
+    land = [(it, key) for coll, it in by_coll.items() if coll in LD_COLLECTIONS for key in it.assets]
+    for item, key in [(some[0], "blue"), (some[-1], "swir16"), (some[len(some) // 2], "scl"), (lc_items[0], "map"),
+                      *land]:
         rel = _path(item.assets[key]).relative_to(built)
         assert (built / rel).read_bytes() == (rebuilt / rel).read_bytes(), rel
     item_json = next(iter(s2_items.values())).get_self_href()
@@ -178,7 +185,7 @@ def test_size_budget_and_build_time_report(built, capsys):
 def test_catalog_walks_with_expected_collections(built, s2_items, lc_items):
     root = pystac.Catalog.from_file(str(built / "catalog.json"))
     assert root.id == "sdgcube-demo"
-    assert {c.id for c in root.get_children()} == {S2_COLLECTION, LC_COLLECTION}
+    assert {c.id for c in root.get_children()} == {S2_COLLECTION, LC_COLLECTION, *LD_COLLECTIONS}
     assert len(s2_items) == 2 * (len(YEARS) * len(MONTHS) + len(HEAVY_CLOUD_DATES))
     assert all(LC_ID.match(it.id) for it in lc_items)
     assert sorted(int(it.id.split("_")[3]) for it in lc_items) == list(YEARS)
@@ -196,7 +203,8 @@ def test_every_asset_is_a_valid_cog_matching_its_metadata(items):
                 assert src.driver == "GTiff" and src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
                 assert src.tags(ns="IMAGE_STRUCTURE")["COMPRESSION"] == "ZSTD"
                 assert src.profile["tiled"] and max(src.block_shapes[0]) <= 512
-                assert src.dtypes[0] == band["data_type"] and src.nodata == band["nodata"] == 0
+                assert src.dtypes[0] == band["data_type"] and src.nodata == band["nodata"]
+                assert item.collection_id in LD_COLLECTIONS or band["nodata"] == 0
                 assert list(src.shape) == asset.extra_fields["proj:shape"], (item.id, key)
                 assert list(src.transform)[:6] == asset.extra_fields["proj:transform"][:6], (item.id, key)
                 assert src.crs == rasterio.crs.CRS.from_string(code)
@@ -646,3 +654,182 @@ def test_zones_follow_the_aoi_at_every_scale(truth, zones):
     masks = scaled.lc_masks
     share = {z: m.mean() for z, m in masks.items()}
     assert 0.02 < share[OUTSIDE] < 0.2 and all(share[z] > 0.1 for z in scaled.ids)
+
+
+# ------------------------------------------------------------------ SDG 15.3.1 (land degradation) collections and truth
+LD_PERIODS = {"baseline": {"productivity": [2001, 2015], "land_cover": [2000, 2015]},
+              "2016-2019": {"productivity": [2004, 2019], "land_cover": [2015, 2019]},
+              "2020-2023": {"productivity": [2008, 2023], "land_cover": [2015, 2023]}}
+LD_LAYERS = ("trajectory", "state", "performance", "lpd", "productivity", "land_cover_degradation",
+             "soc_degradation", "sdg")
+LD_ASSETS = {"modis-13Q1-061": {"250m_16_days_NDVI": ("int16", -3000), "250m_16_days_pixel_reliability": ("int8", -1)},
+             "esa-cci-lc": {"lccs_class": ("uint8", 0)}, "soilgrids-ocs": {"ocs": ("int16", -32768)},
+             "soil-taxonomy-usda": {"taxousda": ("uint8", 255)}, "ipcc-climate-zones": {"climate_zone": ("uint8", 0)},
+             "jrc-lpd": {"lpd": ("uint8", 0)}}
+MODIS_ID = re.compile(r"^MOD13Q1\.A20\d\d(001|097|193|289)\.h12v10\.061$")
+
+
+@pytest.fixture(scope="session")
+def ld_items(items) -> dict[str, list[pystac.Item]]:
+    out: dict[str, list[pystac.Item]] = {}
+    for item in sorted(items, key=lambda it: it.id):
+        if item.collection_id in LD_COLLECTIONS:
+            out.setdefault(item.collection_id, []).append(item)
+    return out
+
+
+@pytest.fixture(scope="session")
+def ld_aoi(truth) -> np.ndarray:
+    """LD pixels whose centre lies in the AOI bbox, from truth.json's grid alone."""
+    g = truth["sdg_15_3_1"]["grid"]
+    (h, w), t = g["shape"], g["transform"]
+    x = t[2] + (np.arange(w) + 0.5) * t[0]
+    y = t[5] + (np.arange(h) + 0.5) * t[4]
+    west, south, east, north = truth["aoi"]["bbox"]
+    return ((y > south) & (y < north))[:, None] & ((x > west) & (x < east))[None, :]
+
+
+def _ld_patch_pixels(truth, ld_aoi, patch: dict) -> tuple[slice, slice]:
+    rows, cols = np.nonzero(ld_aoi)
+    r0, r1, c0, c1 = patch["box"]
+    return slice(rows.min() + r0, rows.min() + r1), slice(cols.min() + c0, cols.min() + c1)
+
+
+def test_land_degradation_items_load_on_the_ld_grid_with_declared_types(built, ld_items, truth):
+    from catalog.profiles import get_profile
+
+    grid = truth["sdg_15_3_1"]["grid"]
+    assert grid["crs"] == "EPSG:4326" and grid["resolution_deg"] == 1 / 2400
+    assert all(abs(v * 2400 - round(v * 2400)) < 1e-6 for v in (grid["transform"][2], grid["transform"][5]))
+    counts = {"modis-13Q1-061": 23 * 4, "esa-cci-lc": 24, "soilgrids-ocs": 1, "soil-taxonomy-usda": 1,
+              "ipcc-climate-zones": 1, "jrc-lpd": 3}
+    assert {c: len(v) for c, v in ld_items.items()} == counts
+    for coll, coll_items in ld_items.items():
+        profile = get_profile(coll, coll_items)
+        for item in coll_items:
+            assert item.datetime or item.common_metadata.start_datetime, item.id
+            assert set(item.assets) == set(LD_ASSETS[coll])
+            for key, (dtype, nodata) in LD_ASSETS[coll].items():
+                band = item.assets[key].extra_fields["raster:bands"][0]
+                assert (band["data_type"], band["nodata"]) == (dtype, nodata)
+                common = next(b for b, k in profile.bands.items() if k == key)
+                assert (profile.dtype_of(common), profile.nodata_of(common)) == (dtype, nodata)
+                with rasterio.open(_path(item.assets[key])) as src:
+                    assert (src.dtypes[0], src.nodata) == (dtype, nodata)
+                    assert list(src.transform)[:6] == grid["transform"][:6] and list(src.shape) == grid["shape"]
+    modis = ld_items["modis-13Q1-061"]
+    assert all(MODIS_ID.match(it.id) for it in modis)
+    ndvi = modis[0].assets["250m_16_days_NDVI"].extra_fields["raster:bands"][0]
+    assert ndvi["scale"] == 0.0001
+    start, end = modis[0].common_metadata.start_datetime, modis[0].common_metadata.end_datetime
+    assert (end - start).days == 15
+    assert "LD grid" in pystac.Catalog.from_file(str(built / "catalog.json")).get_child("modis-13Q1-061").description
+
+
+def test_land_degradation_areas_add_up_to_the_aoi(truth, ld_aoi):
+    t = truth["sdg_15_3_1"]
+    assert t["periods"] == LD_PERIODS
+    g = t["grid"]
+    transform = rasterio.Affine(*g["transform"][:6])
+    cell = _geod_row_areas(transform, range(g["shape"][0]), 1 / 2400)[:, None] * np.ones(g["shape"][1])
+    for name, period in t["by_period"].items():
+        assert period["aoi_area_km2"] == pytest.approx(cell[ld_aoi].sum() / 1e6, rel=1e-7)
+        layers = LD_LAYERS + (("status", "status3") if name != "baseline" else ())
+        assert set(period["areas_km2"]) == set(layers)
+        for layer in layers:
+            assert math.fsum(period["areas_km2"][layer].values()) == pytest.approx(period["aoi_area_km2"], rel=1e-9)
+        land = period["aoi_area_km2"] - period["water_area_km2"]
+        assert period["land_area_km2"] == pytest.approx(land, rel=1e-12) and period["water_area_km2"] > 0
+        degraded = period["areas_km2"]["sdg"]["-1"]
+        assert period["degraded_pct"] == pytest.approx(100 * degraded / land, rel=1e-12)
+        assert period["te_degraded_pct"] == pytest.approx(100 * degraded / period["aoi_area_km2"], rel=1e-12)
+        assert 0 < period["te_degraded_pct"] < period["degraded_pct"]
+
+
+def test_land_degradation_zones_add_up_to_the_aoi(truth):
+    zoned, total = truth["zones"]["sdg_15_3_1"], truth["sdg_15_3_1"]["by_period"]
+    assert set(zoned) == {*truth["zones"]["ids"], OUTSIDE}
+    for name, period in total.items():
+        for key in ("aoi_area_km2", "water_area_km2", "land_area_km2"):
+            assert math.fsum(z[name][key] for z in zoned.values()) == pytest.approx(period[key], rel=1e-9)
+        for layer, classes in period["areas_km2"].items():
+            for code, area in classes.items():
+                summed = math.fsum(z[name]["areas_km2"][layer].get(code, 0.0) for z in zoned.values())
+                assert summed == pytest.approx(area, rel=1e-9, abs=1e-12), (name, layer, code)
+    crossing = [p["id"] for p in truth["sdg_15_3_1"]["patches"] if p["box"] and len(p["zones"]) >= 2]
+    assert crossing, "some patch must cross a zone border"
+
+
+def test_every_intended_class_of_every_patch_holds(truth):
+    patches = {p["id"]: p for p in truth["sdg_15_3_1"]["patches"]}
+    assert {"A", "B", "C", "D", "E", "F", "G", "W", "no_ndvi", "no_landcover", "no_soc"} <= set(patches)
+    for patch in patches.values():
+        assert patch["intended"], patch["id"]
+        for name, wanted in patch["intended"].items():
+            for layer, code in wanted.items():
+                assert patch["classes"][name][layer] == code, (patch["id"], name, layer)
+    f = patches["F"]["values"]
+    assert -10 < f["2016-2019"]["soc_change_pct"] < 0 and f["2020-2023"]["soc_change_pct"] < -10
+
+
+def test_mann_kendall_critical_values_equal_a_brute_force_count():
+    for n in range(4, 9):
+        counts: dict[int, int] = {}
+        for perm in itertools.permutations(range(n)):
+            s = sum(1 if perm[k] > perm[j] else -1 for j in range(n) for k in range(j + 1, n))
+            counts[s] = counts.get(s, 0) + 1
+        total = math.factorial(n)
+        expected = tuple(max(s for s in counts if sum(c for v, c in counts.items() if v >= s) / total > a)
+                         for a in (0.10, 0.05, 0.01))
+        assert mk_critical(n) == expected, n
+
+
+def test_land_degradation_truth_equals_a_recount_from_the_files(ld_items, truth, ld_aoi, zones):
+    """Annual NDVI from the written composites (reliability 0/1, NDVI not -3000), land cover and the
+    JRC-like LPD per patch, and the zones' AOI areas from zones.gpkg."""
+    t = truth["sdg_15_3_1"]
+    by_year: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for item in ld_items["modis-13Q1-061"]:
+        year = int(item.id[9:13])
+        by_year.setdefault(year, []).append((_read(item, "250m_16_days_NDVI"),
+                                             _read(item, "250m_16_days_pixel_reliability")))
+    annual = {}
+    for year, comps in by_year.items():
+        ndvi = np.stack([c[0] for c in comps]).astype(np.float64)
+        valid = np.stack([np.isin(c[1], [0, 1]) & (c[0] != -3000) for c in comps])
+        n = valid.sum(0)
+        with np.errstate(invalid="ignore"):
+            annual[year] = np.where(n > 0, (ndvi * valid).sum(0) / np.maximum(n, 1) * 1e-4, np.nan)
+    cci = {int(it.id.split("-")[7]): _read(it, "lccs_class") for it in ld_items["esa-cci-lc"]}
+    lpd = {int(it.id[-4:]): _read(it, "lpd") for it in ld_items["jrc-lpd"]}
+    periods = {2015: "baseline", 2019: "2016-2019", 2023: "2020-2023"}
+    for patch in t["patches"]:
+        if not patch["box"]:
+            continue
+        rows, cols = _ld_patch_pixels(truth, ld_aoi, patch)
+        for name, values in patch["values"].items():
+            a, b = t["periods"][name]["productivity"]
+            series = np.stack([annual[y][rows, cols] for y in range(a, b + 1)])
+            means = np.nanmean(series, axis=0) if np.isfinite(series).any() else np.full(series.shape[1:], np.nan)
+            if values["mean_ndvi"] is None:
+                assert np.isnan(means).all(), patch["id"]
+            else:
+                assert np.allclose(means, values["mean_ndvi"], rtol=0, atol=1e-12), (patch["id"], name)
+        assert (cci[2000][rows, cols] == patch["cci"][0]).all() and (cci[2023][rows, cols] == patch["cci"][1]).all()
+        for year, name in periods.items():
+            code = patch["classes"][name]["lpd"]
+            got = set(np.unique(lpd[year][rows, cols]).tolist())
+            assert got == ({code} if code is not None else got & {0, 15}) and got, (patch["id"], name, got)
+    assert any((v == 15).any() for v in lpd.values()) and any((v == 0).any() for v in lpd.values())
+    g = t["grid"]
+    transform = rasterio.Affine(*g["transform"][:6])
+    lon, lat = np.meshgrid(transform.c + (np.arange(g["shape"][1]) + 0.5) * transform.a,
+                           transform.f + (np.arange(g["shape"][0]) + 0.5) * transform.e)
+    lon, lat = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4674", always_xy=True).transform(lon, lat)
+    cell = _geod_row_areas(transform, range(g["shape"][0]), 1 / 2400)[:, None] * np.ones(g["shape"][1])
+    water = cci[2000] == 210
+    for z in truth["zones"]["ids"]:
+        inside = shapely.contains_xy(zones.geometry[z], lon, lat) & ld_aoi
+        expected = truth["zones"]["sdg_15_3_1"][z]["baseline"]
+        assert expected["aoi_area_km2"] == pytest.approx(cell[inside].sum() / 1e6, rel=1e-7)
+        assert expected["water_area_km2"] == pytest.approx(cell[inside & water].sum() / 1e6, rel=1e-7, abs=1e-12)

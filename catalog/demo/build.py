@@ -7,18 +7,23 @@ import os
 import shutil
 from pathlib import Path
 
+from catalog.demo.land_degradation import LandDegradation
 from catalog.demo.layout import DEFAULT_SCALE, GEO_CRS, Layout
+from catalog.demo.ld_collections import write_land_degradation
 from catalog.demo.sentinel2 import s2_collection, write_sentinel2
 from catalog.demo.stac import write_catalog
 from catalog.demo.truth_6_6_1 import truth_6_6_1, zone_truth_6_6_1
 from catalog.demo.truth_15_1_1 import truth_15_1_1, zone_truth_15_1_1
+from catalog.demo.truth_15_3_1 import LandTruth, zone_masks
 from catalog.demo.truth_items import truth_items
 from catalog.demo.world import Design
 from catalog.demo.worldcover import worldcover_collection, write_worldcover
 from catalog.demo.zones import ZONES_FILE, Zones
 
-GENERATOR_VERSION = 2  # bump whenever any written file changes: is_current() then rebuilds old folders
+GENERATOR_VERSION = 3  # bump whenever any written file changes: is_current() then rebuilds old folders
 # 2: zones.gpkg and truth.json["zones"] (per-zone truth); every COG and STAC JSON as in 1
+# 3: the six SDG 15.3.1 collections on the LD grid and truth.json["sdg_15_3_1"] (and per zone); the S2 and
+#    WorldCover files and the earlier truth keys as in 2
 DEFAULT_SEED = 2016
 DEFAULT_DIR = Path(__file__).resolve().parent / "data"
 
@@ -28,17 +33,22 @@ def _write_catalog(design: Design, root: Path, final_dir: Path) -> None:
     href_root = final_dir.as_uri()
     lc_items = write_worldcover(design, root, href_root)
     s2_items = write_sentinel2(design, root, href_root)
-    write_catalog(root, [s2_collection(s2_items), worldcover_collection(lc_items)])
     zones = Zones(design)
+    land = LandTruth(LandDegradation(design))
+    land_collections = write_land_degradation(land.ld, land, root, href_root)
+    write_catalog(root, [s2_collection(s2_items), worldcover_collection(lc_items), *land_collections])
     zones.write(root)
+    land_zones = zone_masks(land.ld, zones)
     truth = {"generator": _generator_id(design.seed, design.layout.scale),
              "aoi": {"bbox": design.aoi_bbox, "crs": GEO_CRS},
              "sdg_15_1_1": truth_15_1_1(design),
              "sdg_6_6_1": truth_6_6_1(design),
-             "items": truth_items(s2_items)}
+             "items": truth_items(s2_items),
+             "sdg_15_3_1": land.truth(land_zones)}
     truth["zones"] = {**zones.metadata(),
                       "sdg_15_1_1": zone_truth_15_1_1(design, zones, truth["sdg_15_1_1"]["years"]),
-                      "sdg_6_6_1": zone_truth_6_6_1(design, zones, truth["sdg_6_6_1"]["years"])}
+                      "sdg_6_6_1": zone_truth_6_6_1(design, zones, truth["sdg_6_6_1"]["years"]),
+                      "sdg_15_3_1": land.zone_truth(land_zones, truth["sdg_15_3_1"]["by_period"])}
     (root / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
 
 
@@ -106,8 +116,9 @@ def ensure_demo_catalog(out_dir: Path = DEFAULT_DIR, seed: int = DEFAULT_SEED,
 
 def load_truth(out_dir: Path = DEFAULT_DIR) -> dict:
     """The known truth beside catalog.json: AOI, per-year SDG 15.1.1 and 6.6.1 values, which
-    items a max cloud cover of 60 keeps, and under "zones" the same indicators per zone of
-    zones.gpkg (and "outside zones"). Pipeline tests compare against it."""
+    items a max cloud cover of 60 keeps, SDG 15.3.1 per period (areas per layer and class, the
+    patches' classes), and under "zones" the same indicators per zone of zones.gpkg (and
+    "outside zones"). Pipeline tests compare against it."""
     return json.loads((Path(out_dir) / "truth.json").read_text())
 
 

@@ -52,6 +52,6 @@ from pipeline.engine.spec import (
 __all__ = [
     "ALL", "AOI_NAME", "OUTSIDE_ZONES", "Areas", "Block", "BlockFunction", "Built", "Distinct", "Histogram", "Layer",
     "Period", "Quantiles", "Reduction", "Setting", "Step", "ValueSums", "build", "compute", "exact_quantiles",
-    "float_keys", "key_values", "pixels_for", "ratio_to_zone_percentile", "zonal_percentiles", "zone_coords", "zone_layer_spec",
-    "zone_names",
+    "float_keys", "key_values", "pixels_for", "ratio_to_zone_percentile", "zonal_percentiles", "zone_coords",
+    "zone_layer_spec", "zone_names",
 ]
