@@ -229,7 +229,7 @@ def _climate_factor(block: Block, rule: Rule) -> np.ndarray:
 
 
 def soc_change(block: Block, rule: Rule, spec: PeriodSpec, initial: np.ndarray) -> np.ndarray:
-    """Percent change of the SOC stock over the period's land-cover years (NaN = no data)."""
+    """Percent change of the SOC stock over the period's land-cover years, float64 (NaN = no data)."""
     t0, t1 = spec.land_cover
     params = rule.params
     if params.soc == "reference":
@@ -253,9 +253,26 @@ def soc_change(block: Block, rule: Rule, spec: PeriodSpec, initial: np.ndarray) 
         nodata = rule.nodata.get("soc_stock")
         if nodata is not None:
             start, end = (np.where(m == nodata, np.nan, m) for m in (start, end))
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        pct = (end - start) / start * 100
-    return np.where((start > 0) & (initial != WATER) & (initial != 0), pct, np.nan).astype(np.float32)
+        pct = (end - start) / start * 100  # float64: -10 % exactly stays on its side of the threshold
+    return np.where((start > 0) & (initial != WATER) & (initial != 0), pct, np.nan)
+
+
+def land_cover_degradation(initial: np.ndarray, final: np.ndarray, matrix: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """The transition matrix's code [initial, final] of UNCCD classes 1..7; 0 in either is no data."""
+    return lookup(np.array(matrix, np.int8), (1, 1), initial, final, nodata=NODATA_I8)
+
+
+def productivity_classes(lpd: np.ndarray) -> np.ndarray:
+    """LPD 1..5 -> -1 / 0 / 1 (1, 2 degraded; 3, 4 stable; 5 improved); anything else no data."""
+    return _codes(lpd, PROD3, NODATA_I8)
+
+
+def status_classes(baseline: np.ndarray, period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(7-class, 3-class) status of a progress period's SDG layer against the baseline's."""
+    status = lookup(status_table(), (-1, -1), baseline, period, nodata=STATUS_NODATA)
+    return status, _codes(status, STATUS3, NODATA_I8)
 
 
 def soc_degradation(pct: np.ndarray, threshold: float) -> np.ndarray:
@@ -284,15 +301,13 @@ def period_layers(block: Block, rule: Rule, p: int) -> dict[str, np.ndarray]:
     inside = block.inside
     initial = to_unccd(landcover_year(block, rule, t0), rule, inside)
     final = to_unccd(landcover_year(block, rule, t1), rule, inside)
-    matrix = np.array(rule.params.matrix, np.int8)
-    lc_deg = np.where((initial == 0) | (final == 0), NODATA_I8,
-                      matrix[np.maximum(initial, 1) - 1, np.maximum(final, 1) - 1]).astype(np.int8)
+    lc_deg = land_cover_degradation(initial, final, rule.params.matrix)
     prod = (computed_productivity if rule.params.productivity == "computed" else given_productivity)(block, rule, p)
-    productivity = _codes(prod.lpd, PROD3, NODATA_I8)
+    productivity = productivity_classes(prod.lpd)
     pct = soc_change(block, rule, spec, initial)
     soc_deg = soc_degradation(pct, rule.params.soc_threshold_pct)
     out = {"lpd": prod.lpd, "productivity": productivity, "land_cover_initial": initial, "land_cover_final": final,
-           "land_cover_degradation": lc_deg, "soc_change": pct, "soc_degradation": soc_deg,
+           "land_cover_degradation": lc_deg, "soc_change": pct.astype(np.float32), "soc_degradation": soc_deg,
            "sdg": one_out_all_out(productivity, lc_deg, soc_deg)}
     for name in ("trajectory", "state", "performance"):
         value = getattr(prod, name)
@@ -311,10 +326,7 @@ def degradation_block(block: Block) -> dict[str, np.ndarray]:
         out["status"] = np.full(block.inside.shape, STATUS_NODATA, np.uint8)
         out["status3"] = np.full(block.inside.shape, NODATA_I8, np.int8)
         return out
-    baseline = period_layers(block, rule, 0)["sdg"]
-    status = lookup(status_table(), (-1, -1), baseline, out["sdg"], nodata=STATUS_NODATA)
-    out["status"] = status
-    out["status3"] = _codes(status, STATUS3, NODATA_I8)
+    out["status"], out["status3"] = status_classes(period_layers(block, rule, 0)["sdg"], out["sdg"])
     return out
 
 
