@@ -35,7 +35,8 @@ def product_layer(data: Any, periods: Sequence[Period] | None, geobox: GeoBox, l
         coords["year"] = ("time", np.asarray(years, dtype=np.int32), {"long_name": "calendar year"})
     else:
         dims = ("period", "y", "x")
-        coords["period"] = ("period", [p.label for p in periods], {"long_name": "period the layer describes"})
+        coords["period"] = ("period", np.array([p.label for p in periods], dtype=object),  # variable-length UTF-8
+                            {"long_name": "period the layer describes"})
         coords["start_year"] = ("period", np.asarray([p.start for p in periods], np.int32))
         coords["end_year"] = ("period", np.asarray([p.end for p in periods], np.int32))
     attrs: dict[str, Any] = {"long_name": layer.long_name, "grid_mapping": "spatial_ref"}
