@@ -15,7 +15,7 @@ import shutil
 import signal
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -182,10 +182,18 @@ def _years(ds: xr.Dataset, table: pd.DataFrame) -> list[int]:
 
 def _parameters(recipe) -> Any:
     """The indicator's parameters as plain JSON values (they are a frozen dataclass)."""
-    params = recipe.parameters
-    if dataclasses.is_dataclass(params) and not isinstance(params, type):
-        return dataclasses.asdict(params)
-    return params
+    return _plain(recipe.parameters)
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, mappings (recipes hold read-only ones) and tuples as JSON-ready dicts and lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}  # JSON keys are strings
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _lineage(recipe, provenance: dict, indicator_name: str) -> str:

@@ -34,6 +34,12 @@ EXPECTED_PROFILES = {  # file stem -> (collection id, provider)
     "io-lulc-annual-v02": ("io-lulc-annual-v02", "planetary-computer"),
     "cop-dem-glo-30": ("cop-dem-glo-30", "planetary-computer"),
     "jrc-gsw": ("jrc-gsw", "planetary-computer"),
+    "modis-13Q1-061": ("modis-13Q1-061", "planetary-computer"),
+    "esa-cci-lc": ("esa-cci-lc", "planetary-computer"),
+    "soilgrids-ocs": ("soilgrids-ocs", None),
+    "soil-taxonomy-usda": ("soil-taxonomy-usda", None),
+    "ipcc-climate-zones": ("ipcc-climate-zones", None),
+    "jrc-lpd": ("jrc-lpd", None),
 }
 
 
@@ -62,7 +68,7 @@ def test_profile_is_consistent(name):
     if profile.mask:
         assert profile.mask.band in profile.categorical
     for band in profile.bands:
-        assert profile.dtype_of(band) in {"uint8", "uint16", "int16", "float32"}
+        assert profile.dtype_of(band) in {"int8", "uint8", "uint16", "int16", "float32"}
         nodata = profile.nodata_of(band)
         assert nodata is None or np.can_cast(np.min_scalar_type(nodata), profile.dtype_of(band))
 

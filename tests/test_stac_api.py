@@ -74,7 +74,8 @@ def client_ids(client, **kw) -> list[str]:
 
 
 def test_api_serves_the_demo_collections(client):
-    assert {c.id for c in client.get_collections()} == {S2, LC}
+    assert {c.id for c in client.get_collections()} == {S2, LC, "modis-13Q1-061", "esa-cci-lc", "soilgrids-ocs",
+                                                       "soil-taxonomy-usda", "ipcc-climate-zones", "jrc-lpd"}
     for conformance in ("ITEM_SEARCH", "FILTER"):
         assert client.conforms_to(conformance)
 

@@ -29,7 +29,7 @@ from pipeline.indicators.sdg15_3_1.science import (
 )
 from pipeline.indicators.sdg15_3_1.table import headline, table
 
-STATIC = ("soil_units", "soc", "climate")
+STATIC = ("soil_units", "soc", "climate", "lpd", "soc_stock")  # read whole: few maps, picked by year
 NODATA_COMMENT = "-128 = no data (or outside the AOI)"
 
 

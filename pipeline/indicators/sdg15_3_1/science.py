@@ -21,6 +21,7 @@ from kernels.degradation import (
     productivity_trajectory,
     soc_stocks,
 )
+from catalog.files import STATIC_YEAR
 from pipeline.engine import Block
 from pipeline.indicators import DataError
 from pipeline.indicators.sdg15_3_1.legends import (
@@ -206,7 +207,7 @@ def computed_productivity(block: Block, rule: Rule, p: int) -> Productivity:
 def given_productivity(block: Block, rule: Rule, p: int) -> Productivity:
     first, last = rule.periods[p].productivity
     years = _years(block, "lpd")
-    pick = np.flatnonzero((years >= first) & (years <= last))
+    pick = np.flatnonzero((years >= first) & (years <= last) | (years == STATIC_YEAR))  # a file without a year
     if not pick.size:
         raise DataError(f"no LPD map dated within {first}-{last} (period {rule.periods[p].name!r}): add one to "
                         "inputs.lpd")
