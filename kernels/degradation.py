@@ -94,73 +94,72 @@ def productivity_trajectory(annual, years, k90, k95, k99, stable_slope, out_code
     n, ny, nx = annual.shape
     if k90.shape[0] < n + 1 or k95.shape[0] < n + 1 or k99.shape[0] < n + 1:
         raise ValueError("productivity_trajectory: critical tables must cover n = 0..annual.shape[0]")
+    # A row at a time, pixels innermost (vectorised): a pair with a missing year compares false both
+    # ways and adds 0 to S, so S over all pairs is S over the valid years; the means and sums run
+    # over the years in order, as they would per pixel.
     for y in numba.prange(ny):
-        v = np.empty(n, np.float64)
-        t = np.empty(n, np.float64)
-        for x in range(nx):
-            m = 0
-            for k in range(n):
+        s = np.zeros(nx, np.int32)
+        count = np.zeros(nx, np.int64)
+        mt = np.zeros(nx, np.float64)
+        mv = np.zeros(nx, np.float64)
+        for i in range(n - 1):
+            for j in range(i + 1, n):
+                for x in range(nx):
+                    a = annual[i, y, x]
+                    b = annual[j, y, x]
+                    s[x] += np.int32(b > a) - np.int32(b < a)
+        for k in range(n):
+            t = years[k] - years[0]
+            for x in range(nx):
                 a = annual[k, y, x]
                 if not np.isnan(a):
-                    v[m] = a
-                    t[m] = years[k] - years[0]
-                    m += 1
+                    count[x] += 1
+                    mt[x] += t
+                    mv[x] += a
+        for x in range(nx):
+            if count[x] >= 4:
+                mt[x] /= count[x]
+                mv[x] /= count[x]
+        sxy = np.zeros(nx, np.float64)
+        sxx = np.zeros(nx, np.float64)
+        for k in range(n):
+            t = years[k] - years[0]
+            for x in range(nx):
+                a = annual[k, y, x]
+                if not np.isnan(a):
+                    dt = t - mt[x]
+                    sxy[x] += dt * (np.float64(a) - mv[x])
+                    sxx[x] += dt * dt
+        for x in range(nx):
+            m = count[x]
             if m < 4:
                 out_code[y, x] = NODATA_I8
                 out_slope[y, x] = np.nan
                 continue
-            s = 0
-            for i in range(m - 1):
-                for j in range(i + 1, m):
-                    d = v[j] - v[i]
-                    s += (d > 0) - (d < 0)
-            mt = 0.0
-            mv = 0.0
-            for i in range(m):
-                mt += t[i]
-                mv += v[i]
-            mt /= m
-            mv /= m
-            sxy = 0.0
-            sxx = 0.0
-            for i in range(m):
-                sxy += (t[i] - mt) * (v[i] - mv)
-                sxx += (t[i] - mt) * (t[i] - mt)
-            b = sxy / sxx
-            out_slope[y, x] = b
-            a = abs(s)
+            slope = sxy[x] / sxx[x]
+            out_slope[y, x] = slope
+            strength = abs(s[x])
             code = 0
-            if a > k90[m] and abs(b) > stable_slope:
+            if strength > k90[m] and abs(slope) > stable_slope:
                 code = 1
-                if a >= k95[m]:
+                if strength >= k95[m]:
                     code = 2
-                if a >= k99[m]:
+                if strength >= k99[m]:
                     code = 3
-                if b < 0:
+                if slope < 0:
                     code = -code
             out_code[y, x] = code
 
 
 @numba.njit(cache=True)
-def _sort(buf, m):
-    for i in range(1, m):
-        key = buf[i]
-        j = i - 1
-        while j >= 0 and buf[j] > key:
-            buf[j + 1] = buf[j]
-            j -= 1
-        buf[j + 1] = key
-
-
-@numba.njit(cache=True)
-def _percentile(sorted_values, m, q):
-    """NumPy's 'linear' percentile of sorted_values[:m], with its own interpolation formula."""
+def _percentile_column(sorted_rows, x, m, q):
+    """NumPy's 'linear' percentile of sorted_rows[:m, x], with its own interpolation formula."""
     index = q / 100.0 * (m - 1)
     lo = int(np.floor(index))
     hi = min(lo + 1, m - 1)
     frac = index - lo
-    a = sorted_values[lo]
-    b = sorted_values[hi]
+    a = sorted_rows[lo, x]
+    b = sorted_rows[hi, x]
     diff = b - a
     if frac >= 0.5:
         return b - diff * (1.0 - frac)
@@ -182,48 +181,65 @@ def productivity_state(annual, n_baseline, extend, stable_change, out_code, out_
     n, ny, nx = annual.shape
     if not 0 < n_baseline < n:
         raise ValueError("productivity_state: need 0 < n_baseline < annual.shape[0]")
+    rows = n_baseline + 2
+    # A row at a time, pixels innermost: each pixel's baseline values (missing = +inf, sorted last)
+    # and its two extension values are sorted by an odd-even transposition network, min/max
+    # across the row (vectorised, no branches); the same sorted values a per-pixel sort gives.
     for y in numba.prange(ny):
-        buf = np.empty(n_baseline + 2, np.float64)
-        deciles = np.empty(9, np.float64)
+        buf = np.empty((rows, nx), np.float64)
+        m = np.zeros(nx, np.int64)
+        total = np.zeros(nx, np.float64)
+        lo = np.full(nx, np.inf)
+        hi = np.full(nx, -np.inf)
+        for k in range(n_baseline):
+            for x in range(nx):
+                a = annual[k, y, x]
+                if np.isnan(a):
+                    buf[k, x] = np.inf
+                else:
+                    v = np.float64(a)
+                    buf[k, x] = v
+                    m[x] += 1
+                    total[x] += v
+                    lo[x] = min(lo[x], v)
+                    hi[x] = max(hi[x], v)
+        recent = np.zeros(nx, np.float64)
+        r = np.zeros(nx, np.int64)
+        for k in range(n_baseline, n):
+            for x in range(nx):
+                a = annual[k, y, x]
+                if not np.isnan(a):
+                    recent[x] += a
+                    r[x] += 1
         for x in range(nx):
-            m = 0
-            total = 0.0
-            for k in range(n_baseline):
-                a = annual[k, y, x]
-                if not np.isnan(a):
-                    buf[m] = a
-                    total += a
-                    m += 1
-            recent = 0.0
-            r = 0
-            for k in range(n_baseline, n):
-                a = annual[k, y, x]
-                if not np.isnan(a):
-                    recent += a
-                    r += 1
-            if m == 0 or r == 0:
+            if m[x]:
+                buf[n_baseline, x] = lo[x] - extend * (hi[x] - lo[x])
+                buf[n_baseline + 1, x] = hi[x] + extend * (hi[x] - lo[x])
+            else:
+                buf[n_baseline, x] = np.inf
+                buf[n_baseline + 1, x] = np.inf
+        for sweep in range(rows):
+            for i in range(sweep % 2, rows - 1, 2):
+                for x in range(nx):
+                    a = buf[i, x]
+                    b = buf[i + 1, x]
+                    buf[i, x] = min(a, b)
+                    buf[i + 1, x] = max(a, b)
+        for x in range(nx):
+            if m[x] == 0 or r[x] == 0:
                 out_code[y, x] = NODATA_I8
                 out_change[y, x] = NODATA_I8
                 continue
-            base_mean = total / m
-            recent /= r
-            lo = buf[0]
-            hi = buf[0]
-            for i in range(m):
-                lo = min(lo, buf[i])
-                hi = max(hi, buf[i])
-            buf[m] = lo - extend * (hi - lo)
-            buf[m + 1] = hi + extend * (hi - lo)
-            _sort(buf, m + 2)
-            for d in range(9):
-                deciles[d] = _percentile(buf, m + 2, 10.0 * (d + 1))
+            base_mean = total[x] / m[x]
+            recent_mean = recent[x] / r[x]
             c_base = 1
             c_recent = 1
             for d in range(9):
-                c_base += deciles[d] < base_mean
-                c_recent += deciles[d] < recent
+                decile = _percentile_column(buf, x, m[x] + 2, 10.0 * (d + 1))
+                c_base += decile < base_mean
+                c_recent += decile < recent_mean
             change = c_recent - c_base
-            if abs(recent - base_mean) <= stable_change:
+            if abs(recent_mean - base_mean) <= stable_change:
                 change = 0
             out_change[y, x] = change
             out_code[y, x] = -1 if change <= -2 else (1 if change >= 2 else 0)
