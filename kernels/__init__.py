@@ -14,6 +14,7 @@ from kernels.degradation import (
     productivity_state,
     productivity_trajectory,
     soc_stocks,
+    valid_mean,
 )
 from kernels.indices import normalized_difference
 from kernels.landcover import percentile_classes, transition_lookup
@@ -61,6 +62,7 @@ __all__ = [
     "theil_sen",
     "transition_lookup",
     "valid_count",
+    "valid_mean",
     "water_frequency",
     "yearly_water_class",
     "zone_class_area_sums",

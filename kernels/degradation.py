@@ -82,6 +82,26 @@ def annual_means(dn, year_of_date, scale, offset, nodata, out):
 
 
 @numba.njit(cache=True, parallel=True)
+def valid_mean(values, out):
+    """Mean of the non-NaN values along the first axis, summed in order in float64, per pixel.
+
+    values: float32 (n, y, x); out: float32 (y, x), NaN where every value is NaN.
+    """
+    n, ny, nx = values.shape
+    for y in numba.prange(ny):
+        total = np.zeros(nx, np.float64)
+        count = np.zeros(nx, np.int64)
+        for k in range(n):
+            for x in range(nx):
+                a = values[k, y, x]
+                if not np.isnan(a):
+                    total[x] += a
+                    count[x] += 1
+        for x in range(nx):
+            out[y, x] = total[x] / count[x] if count[x] else np.nan
+
+
+@numba.njit(cache=True, parallel=True)
 def productivity_trajectory(annual, years, k90, k95, k99, stable_slope, out_code, out_slope):
     """Trends.Earth's trajectory code per pixel over its valid (non-NaN) years.
 

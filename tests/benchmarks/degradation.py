@@ -11,7 +11,7 @@ Ours (``productivity``) is what ``pipeline.indicators.sdg15_3_1.science.computed
 does, block by block over (23, 512, 512) blocks copied out of the cube (dask hands the
 pipeline contiguous blocks): ``kernels.degradation.productivity_trajectory`` (3 classes:
 <= -2 degraded, >= 2 improved), ``productivity_state`` (last 3 years against the baseline's
-deciles), mean NDVI (NumPy, as ``science._mean``), performance = mean / the 90th percentile
+deciles), mean NDVI (``valid_mean``, as ``science._mean``), performance = mean / the 90th percentile
 of the pixel's land unit over the whole tile (ratio <= 0.5 degraded), and the LPD 5-class
 table (``legends.lpd_table`` via ``kernels.degradation.lookup``). The p90 per unit is exact
 and computed once over the whole tile with ``pipeline.engine.zonal_percentiles`` (radix
@@ -53,6 +53,7 @@ from kernels.degradation import (
     lookup,
     productivity_state,
     productivity_trajectory,
+    valid_mean,
 )
 from pipeline.indicators.sdg15_3_1.legends import lpd_table
 from pipeline.indicators.sdg15_3_1.parameters import Parameters
@@ -198,9 +199,8 @@ def productivity(annual: np.ndarray, units: np.ndarray, block: int = BLOCK,
               PARAMS.state_stable_change, s_code, s_change)
         state[ys, xs], change[ys, xs] = s_code, s_change
         start = time.perf_counter()
-        count = np.sum(~np.isnan(blk), axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m = np.where(count > 0, np.nansum(blk, axis=0, dtype=np.float64) / count, np.nan).astype(np.float32)
+        m = np.empty(shape, np.float32)
+        valid_mean(blk, m)
         mean[ys, xs] = m
         label[ys, xs] = np.where(np.isnan(m), -1, unit_index(units[ys, xs]))
         seconds["mean NDVI + unit labels"] += time.perf_counter() - start

@@ -741,3 +741,19 @@ def test_same_bits_for_one_and_two_threads(with_threads):
         )
 
     assert with_threads(1, run) == with_threads(2, run)
+
+
+@pytest.mark.parametrize("shape", [(23, 7, 5), (1, 1, 1), (4, 3, 64)])
+def test_valid_mean_against_nanmean(shape):
+    from kernels.degradation import valid_mean
+
+    rng = np.random.default_rng(5)
+    values = rng.random(shape).astype(np.float32)
+    values[rng.random(shape) < 0.3] = np.nan
+    values[:, 0, 0] = np.nan  # an all-NaN pixel
+    out = np.full(shape[1:], 7.0, np.float32)
+    valid_mean(values, out)
+    count = (~np.isnan(values)).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref = np.where(count > 0, np.nansum(values, axis=0, dtype=np.float64) / count, np.nan).astype(np.float32)
+    np.testing.assert_array_equal(out, ref)

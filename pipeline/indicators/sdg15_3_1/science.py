@@ -20,6 +20,7 @@ from kernels.degradation import (
     productivity_state,
     productivity_trajectory,
     soc_stocks,
+    valid_mean,
 )
 from catalog.files import STATIC_YEAR
 from pipeline.engine import Block
@@ -145,9 +146,9 @@ def _annual(block: Block, rule: Rule, first: int, last: int) -> np.ndarray:
 
 
 def _mean(annual: np.ndarray) -> np.ndarray:
-    count = np.sum(~np.isnan(annual), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, np.nansum(annual, axis=0, dtype=np.float64) / count, np.nan).astype(np.float32)
+    out = np.empty(annual.shape[1:], np.float32)
+    valid_mean(np.ascontiguousarray(annual), out)
+    return out
 
 
 def performance_block(block: Block) -> dict[str, np.ndarray]:
