@@ -140,23 +140,24 @@ def _zones_section(table: pd.DataFrame, zones: Zones | None, series: str | None,
     """Per-zone values of the headline series (periods across) and a choropleth of its last period."""
     if zones is None or series is None:
         return ""
-    rows = table[(table.series == series) & (table.start_year == table.end_year)]
+    rows = table[table.series == series]
     if not len(rows):
         return ""
-    periods = sorted(rows.start_year.unique())
+    spans = rows.drop_duplicates("period").sort_values(["end_year", "start_year"], kind="stable")
+    periods = [str(p) for p in spans.period]  # years, or named periods (15.3.1's baseline, 2016-2019, ...)
     unit = rows.unit.iloc[0]
     order = [ALL, *zones.ids, OUTSIDE_ZONES]
     body = []
     for zone in order:
         part = rows[rows.zone == zone]
         if len(part):
-            values = dict(zip(part.start_year, part.value, strict=True))
+            values = dict(zip(part.period.astype(str), part.value, strict=True))
             body.append([zone, part.zone_name.iloc[0]] + [_number(values.get(p)) for p in periods])
     html = (f"<h2>Per zone</h2><p class=\"muted\">{escape(series)} ({escape(unit)}) per zone of "
             f"{escape(zones.source)}; zone membership by pixel centre, so the zones and the remainder outside "
             "them add up to the AOI.</p>")
     html += _html_table(["zone", "name", *map(str, periods)], body, numeric=set(range(2, 2 + len(periods))))
-    latest = dict(zip(*(rows[rows.start_year == periods[-1]][c] for c in ("zone", "value")), strict=True))
+    latest = dict(zip(*(rows[rows.period.astype(str) == periods[-1]][c] for c in ("zone", "value")), strict=True))
     shade = np.array([latest.get(z, np.nan) for z in zones.ids], dtype=float)
     return html + _choropleth(zones, shade, series, unit, periods[-1], aoi)
 

@@ -73,6 +73,8 @@ def test_every_zone_matches_its_truth(runs, demo_truth):
     for zone, periods in demo_truth["zones"]["sdg_15_3_1"].items():
         _check(table, periods, zone)
     _check(table, demo_truth["sdg_15_3_1"]["by_period"])  # zones change nothing for the AOI
+    report = (runs["zones"].path / "report.html").read_text()
+    assert "<h2>Per zone</h2>" in report and 'alt="map of sdg"' in report and 'alt="map of status"' in report
 
 
 def test_three_chunkings_give_identical_layers_and_tables(runs):

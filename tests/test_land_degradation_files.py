@@ -7,6 +7,8 @@ table's proportion against geodesic cell areas computed here.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import rasterio
@@ -178,3 +180,16 @@ def test_file_inputs_are_validated(tmp_path, spec, message):
     path.write_text(yaml.safe_dump(recipe))
     with pytest.raises(RecipeError, match=message):
         load_recipe(path)
+
+
+def test_a_class_missing_from_a_custom_legend_is_an_error_listing_it(national, tmp_path):
+    from pipeline.indicators import DataError
+
+    result, _ = national
+    recipe = load_recipe(result.path / "recipe.yaml")
+    table = {50: 1, 10: 3, 210: 7, 0: 0}  # grassland (130) left out
+    params = dataclasses.replace(recipe.parameters, land_cover_legend="custom", land_cover_table=table)
+    with pytest.raises(DataError, match=r"land-cover classes \[130\] are not in the legend table \(custom\); add them "
+                                        "to parameters.land_cover_table"):
+        run(dataclasses.replace(recipe, parameters=params), out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "15.3.1").exists()  # nothing left behind
