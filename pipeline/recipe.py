@@ -261,4 +261,8 @@ def parse_recipe(data: Any, *, source: str, text: str, lookup) -> Recipe:
         if lacking:
             raise RecipeError(f"{source}: 'inputs.{name}.bands' lacks {', '.join(lacking)} "
                               f"needed by SDG {sdg}")
-    return replace(recipe, parameters=params, source=source, text=text)
+    recipe = replace(recipe, parameters=params, source=source, text=text)
+    problem = indicator.check(recipe) if indicator.check is not None else None
+    if problem:
+        raise RecipeError(f"{source}: {problem}")
+    return recipe

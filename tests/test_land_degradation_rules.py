@@ -163,3 +163,10 @@ def test_given_route_needs_no_ndvi_and_computed_route_says_what_it_lacks():
         _recipe(productivity="computed")
     with pytest.raises(RecipeError, match="lacks 'climate'"):
         _recipe(cropland_factor=None)
+
+
+def test_periods_outside_the_searched_years_are_refused_when_the_recipe_loads():
+    with pytest.raises(RecipeError, match=r"r.yaml: parameters.periods read 2000-2023 but periods.years is "
+                                          r"\[2010, 2023\]; widen periods.years to \[2000, 2023\]"):
+        recipe_from_text(RECIPE.replace("years: [2000, 2023]", "years: [2010, 2023]") + "parameters: {productivity: "
+                         "given, cropland_factor: 0.48}", source="r.yaml")

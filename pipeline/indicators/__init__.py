@@ -81,6 +81,7 @@ class Indicator:
     Parameters: type
     required_inputs: Callable[[Any], Mapping[str, tuple[str, ...]]]
     module: str  # defines ``plan(ctx: Context) -> Plan``
+    check: Callable[[Any], str | None] | None = None  # the whole recipe's consistency: a message, or None
 
     def plan(self, ctx: Context) -> Plan:
         plan: Plan = importlib.import_module(self.module).plan(ctx)

@@ -9,7 +9,7 @@ periods get a status against the baseline.
 """
 
 from pipeline.indicators import Indicator
-from pipeline.indicators.sdg15_3_1.parameters import Parameters, required_inputs
+from pipeline.indicators.sdg15_3_1.parameters import Parameters, check_recipe, required_inputs
 
 INDICATOR = Indicator(
     code="15.3.1",
@@ -17,4 +17,5 @@ INDICATOR = Indicator(
     Parameters=Parameters,
     required_inputs=required_inputs,
     module="pipeline.indicators.sdg15_3_1.plan",
+    check=check_recipe,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pipeline.indicators.sdg15_3_1.legends import SOURCE_LEGENDS, TRANSITIONS, UNCCD
 
@@ -128,3 +128,15 @@ def required_inputs(params: Parameters) -> dict[str, tuple[str, ...]]:
     else:
         needed["soc_stock"] = ("soc",)
     return needed
+
+
+def check_recipe(recipe: Any) -> str | None:
+    """What is wrong with the recipe as a whole (None if nothing): every year a period reads must be searched."""
+    params: Parameters = recipe.parameters
+    starts = [p.years[0] for p in params.periods] + ([params.soc_reference_year] if params.soc == "reference" else [])
+    first, last = min(starts), max(p.years[1] for p in params.periods)
+    have = recipe.periods.years
+    if first < have[0] or last > have[1]:
+        return (f"parameters.periods read {first}-{last} but periods.years is {list(have)}; widen periods.years to "
+                f"[{min(first, have[0])}, {max(last, have[1])}]")
+    return None
