@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from catalog.files import STATIC_YEAR
 from kernels.degradation import (
     NODATA_I8,
     annual_means,
@@ -22,7 +23,6 @@ from kernels.degradation import (
     soc_stocks,
     valid_mean,
 )
-from catalog.files import STATIC_YEAR
 from pipeline.engine import Block
 from pipeline.indicators import DataError
 from pipeline.indicators.sdg15_3_1.legends import (
