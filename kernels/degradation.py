@@ -13,15 +13,15 @@ Trajectory and state read a (years, y, x) float32 stack with NaN for missing yea
 work in float64; every pixel is independent, so results do not depend on threads.
 """
 
-from functools import cache
-
 import numba
 import numpy as np
 
 NODATA_I8 = -128  # no data in every int8 layer (trajectory, state, performance, ... sdg)
 
 
-@cache
+_CRITICAL: dict[tuple[int, float], np.ndarray] = {}  # (n_max, alpha) -> table, computed once
+
+
 def mann_kendall_critical(n_max: int, alpha: float) -> np.ndarray:
     """k[n] = the largest s with P(S >= s) > alpha under H0 (no ties), for n = 0..n_max; -1 below n = 4.
 
@@ -29,6 +29,8 @@ def mann_kendall_critical(n_max: int, alpha: float) -> np.ndarray:
     pairs = n(n-1)/2 - 2 x the inversions of a random permutation, whose counts are the
     Mahonian numbers: built here with exact integers, one element at a time.
     """
+    if (n_max, alpha) in _CRITICAL:
+        return _CRITICAL[n_max, alpha]
     per_mille = round(alpha * 1000)  # compare tail / n! with alpha in integers: no rounding at the boundary
     out = np.full(n_max + 1, -1, np.int64)
     counts = [1]  # permutations of n elements by number of inversions
@@ -46,6 +48,7 @@ def mann_kendall_critical(n_max: int, alpha: float) -> np.ndarray:
                 out[n] = n * (n - 1) // 2 - 2 * inversions
                 break
     out.flags.writeable = False  # cached: shared by every caller
+    _CRITICAL[n_max, alpha] = out
     return out
 
 

@@ -4,7 +4,9 @@ Writes a Markdown and a JSON table (default outputs/bench/). Timing lives here, 
 tests. Each figure is the median of several runs after a warm-up call (compile time
 excluded). Run with ``--quick`` for a small smoke run. Parts 4-5 (recipes end to end
 against a bare odc-stac + NumPy script, and peak RSS as the AOI grows) run each case in
-a fresh process (``tests/benchmarks/e2e.py``); ``--only e2e`` runs just those.
+a fresh process (``tests/benchmarks/e2e.py``); ``--only e2e`` runs just those, and
+``--recipes 15.3.1`` only that recipe's rows (part 4 has 6.6.1 and 15.1.1 only: the bare
+reference has no 15.3.1).
 """
 
 from __future__ import annotations
@@ -231,6 +233,13 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _merge_rows(old: list[dict] | None, new: list[dict], codes: tuple[str, ...], order) -> list[dict]:
+    """``new`` plus the rows of ``old`` whose recipe (the case's first word) is not in ``codes``, by recipe."""
+    kept = [row for row in old or () if row["case"].split()[0] not in codes]
+    rank = {code: i for i, code in enumerate(order)}
+    return sorted(kept + new, key=lambda row: rank.get(row["case"].split()[0], len(rank)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
@@ -243,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default=None,
                         help="comma-separated AOI area multiples for part 5 (default 1,4,16; --quick 1,4)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per end-to-end case (default 3; --quick 1)")
+    parser.add_argument("--recipes", default=None,
+                        help="comma-separated recipes for parts 4-5 (default: all; part 4 runs those of them the "
+                             "bare reference has, 6.6.1 and 15.1.1); rows of the others already in OUT/bench.json "
+                             "are kept")
     parser.add_argument("--chunk", type=int, default=None,
                         help="part 5 also with the recipes' grid.chunk set to this (e.g. 256: full-size chunks "
                              "at every scale)")
@@ -267,10 +280,18 @@ def main(argv: list[str] | None = None) -> int:
         scales = tuple(int(v) for v in (args.scales or ("1,4" if quick else "1,4,16")).split(","))
         repeat = args.repeat or (1 if quick else 3)
         args.out.mkdir(parents=True, exist_ok=True)
-        result["end_to_end"] = e2e.pipeline_vs_bare(args.out, repeat)
-        result["memory_scaling"] = e2e.memory_scaling(args.out, scales, repeat)
+        recipes = tuple(args.recipes.split(",")) if args.recipes else tuple(e2e.RECIPES)
+        unknown = [code for code in recipes if code not in e2e.RECIPES]
+        if unknown:
+            parser.error(f"--recipes: unknown {unknown}; known: {','.join(e2e.RECIPES)}")
+        bare = tuple(code for code in recipes if code in e2e.BARE_RECIPES)
+        if bare:
+            result["end_to_end"] = _merge_rows(result.get("end_to_end"),
+                                               e2e.pipeline_vs_bare(args.out, repeat, bare), bare, e2e.RECIPES)
+        scaling = e2e.memory_scaling(args.out, scales, repeat, recipes)
         if args.chunk:
-            result["memory_scaling"] += e2e.memory_scaling(args.out, scales, repeat, chunk=args.chunk)
+            scaling += e2e.memory_scaling(args.out, scales, repeat, recipes, chunk=args.chunk)
+        result["memory_scaling"] = _merge_rows(result.get("memory_scaling"), scaling, recipes, e2e.RECIPES)
         result.setdefault("notes", {}).update(e2e.NOTES)
     if args.only in ("all", "zones"):
         from tests.benchmarks import zones
