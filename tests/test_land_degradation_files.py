@@ -193,3 +193,24 @@ def test_a_class_missing_from_a_custom_legend_is_an_error_listing_it(national, t
                                         "to parameters.land_cover_table"):
         run(dataclasses.replace(recipe, parameters=params), out=tmp_path / "out", progress=False)
     assert not (tmp_path / "out" / "15.3.1").exists()  # nothing left behind
+
+
+def test_any_integer_legend_works_through_a_custom_table(national, tmp_path):
+    """A national legend with int16 codes (1050 for CCI 50, ...) gives the same layers as the CCI codes."""
+    result, expected = national
+    lc, _, _ = _world()
+    recipe = load_recipe(result.path / "recipe.yaml")
+    files = {}
+    for year, a in lc.items():
+        files[year] = str(tmp_path / f"lc16_{year}.tif")
+        _write(files[year], np.where(a == 0, -1, a.astype(np.int16) + 1000).astype(np.int16), -1)
+    inputs = dict(recipe.inputs)
+    inputs["landcover"] = dataclasses.replace(inputs["landcover"], files=files)
+    table = {1050: 1, 1130: 2, 1010: 3, 1210: 7}
+    params = dataclasses.replace(recipe.parameters, land_cover_legend="custom", land_cover_table=table)
+    national16 = run(dataclasses.replace(recipe, inputs=inputs, parameters=params), out=tmp_path / "out",
+                     progress=False)
+    ds = xr.open_zarr(national16.path / "product.zarr", mask_and_scale=False)
+    for period, layers in expected.items():
+        for name, want in layers.items():
+            np.testing.assert_array_equal(ds[name].sel(period=period).values, want, err_msg=f"{name} {period}")

@@ -69,30 +69,38 @@ def _map_at(block: Block, name: str, band: str, year: int, *, exact: bool = Fals
     return block.stack(name, band)[pick[-1]]
 
 
-def unccd_lut(rule: Rule) -> np.ndarray:
-    """uint8 (256,) source class -> UNCCD class (0 = no data); 255 marks classes missing from the table."""
-    lut = np.full(256, 255, np.uint8)
-    for source, cls in rule.params.table.items():
-        if 0 <= source <= 255:
-            lut[source] = cls
+MISSING = 255  # a source class the legend table lacks
+
+
+def legend_table(rule: Rule) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted source classes, their UNCCD class) of the recipe's table, the input's nodata as no data (0)."""
+    table = dict(rule.params.table)
     nodata = rule.nodata.get("landcover")
-    if nodata is not None and 0 <= nodata <= 255:
-        lut[int(nodata)] = 0
-    return lut
+    if nodata is not None and float(nodata).is_integer():
+        table[int(nodata)] = 0
+    keys = np.array(sorted(table), np.int64)
+    return keys, np.array([table[k] for k in keys], np.uint8)
 
 
 def to_unccd(lc: np.ndarray, rule: Rule, inside: np.ndarray) -> np.ndarray:
-    """UNCCD classes of a source land-cover map; a class absent from the legend table is an error."""
-    if lc.dtype != np.uint8:
-        raise DataError(f"land cover must be 8-bit classes (0..255); got {lc.dtype}: give a uint8 raster or "
-                        "collection")
-    out = unccd_lut(rule)[lc]
-    unknown = np.unique(lc[(out == 255) & inside])
+    """UNCCD classes of a source land-cover map of any integer legend; a class the table lacks is an error."""
+    if lc.dtype.kind not in "iu":
+        raise DataError(f"land cover must hold integer classes; got {lc.dtype}: give an integer raster or collection")
+    keys, classes = legend_table(rule)
+    if lc.dtype == np.uint8:  # a 256-entry table: one lookup per pixel
+        lut = np.full(256, MISSING, np.uint8)
+        fits = (keys >= 0) & (keys <= 255)
+        lut[keys[fits]] = classes[fits]
+        out = lut[lc]
+    else:
+        index = np.minimum(np.searchsorted(keys, lc), keys.size - 1)
+        out = np.where(keys[index] == lc, classes[index], MISSING).astype(np.uint8)
+    unknown = np.unique(lc[(out == MISSING) & inside])
     if unknown.size:
         raise DataError(f"land-cover classes {unknown.tolist()} are not in the legend table "
                         f"({rule.params.land_cover_legend}); add them to parameters.land_cover_table "
                         "(source class: UNCCD class 1..7, or 0 for no data)")
-    out[out == 255] = 0
+    out[out == MISSING] = 0
     return out
 
 
@@ -108,7 +116,7 @@ def landcover_year(block: Block, rule: Rule, year: int) -> np.ndarray:
 
 
 def _raw_units(block: Block, rule: Rule, spec: PeriodSpec) -> np.ndarray:
-    """soil unit x 256 + source land-cover class at the productivity start, -1 where either is missing."""
+    """soil unit x 2**32 + source land-cover class at the productivity start, -1 where either is missing."""
     lc = landcover_year(block, rule, spec.productivity[0])
     soil = block.stack("soil_units", "soil_unit")[0].astype(np.int64)
     bad = np.zeros(lc.shape, bool)
@@ -117,7 +125,7 @@ def _raw_units(block: Block, rule: Rule, spec: PeriodSpec) -> np.ndarray:
         if nodata is not None:
             bad |= value == nodata
     bad |= to_unccd(lc, rule, block.inside) == 0
-    return np.where(bad | (soil < 0), -1, soil * 256 + lc.astype(np.int64))
+    return np.where(bad | (soil < 0) | (lc < 0), -1, soil * (1 << 32) + lc.astype(np.int64))
 
 
 def units_block(block: Block) -> dict[str, np.ndarray]:
