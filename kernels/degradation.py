@@ -288,16 +288,18 @@ def soc_stocks(classes, reference, cropland_factor, factors, kinds, horizon, at,
         if at[i] < 0 or at[i] >= n:
             raise ValueError("soc_stocks: 'at' must index the years of 'classes'")
         last = max(last, at[i])
+    for t in range(last + 1):  # checked first: a raise inside the parallel loop would serialise it
+        for y in range(ny):
+            for x in range(nx):
+                if classes[t, y, x] > 7:
+                    raise ValueError("soc_stocks: classes must be UNCCD 0..7")
     for y in numba.prange(ny):
         for x in range(nx):
             ref = reference[y, x]
             fl = cropland_factor[y, x]
             ok = not (np.isnan(ref) or np.isnan(fl))
             for t in range(last + 1):
-                c = classes[t, y, x]
-                if c > 7:
-                    raise ValueError("soc_stocks: classes must be UNCCD 0..7")
-                ok = ok and c != 0
+                ok = ok and classes[t, y, x] != 0
             if not ok:
                 for i in range(k_out):
                     out[i, y, x] = np.nan

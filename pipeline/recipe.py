@@ -254,8 +254,10 @@ def parse_recipe(data: Any, *, source: str, text: str, lookup) -> Recipe:
     required = indicator.required_inputs(params)
     missing = sorted(set(required) - set(recipe.inputs))
     if missing:
-        raise RecipeError(f"{source}: 'inputs' lacks {', '.join(map(repr, missing))} needed by SDG {sdg}; "
-                          f"it reads inputs {', '.join(required)}")
+        example = missing[0]
+        raise RecipeError(f"{source}: 'inputs' lacks {', '.join(map(repr, missing))} needed by SDG {sdg} with "
+                          f"these parameters; it reads inputs {', '.join(required)}: add e.g. "
+                          f"inputs.{example}: {{collection: ..., bands: [{', '.join(required[example])}]}}")
     for name, needed in required.items():
         lacking = sorted(set(needed) - set(recipe.inputs[name].bands))
         if lacking:

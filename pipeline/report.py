@@ -103,9 +103,25 @@ def _trend_section(table: pd.DataFrame, series: Sequence[str]) -> str:
     quicklook.tight_layout(fig)
     chart = _svg(fig)
     if not drawn:
-        return ""  # none of the series is yearly: nothing to chart
-    return (f"<h2>Indicator trend</h2><figure class=\"chart\">{chart}<figcaption>yearly values of "
+        return ""  # none of the series has values: nothing to chart
+    rows = table[table.series.isin(series)]
+    per = "yearly values" if (rows.start_year == rows.end_year).all() else "values per period"
+    return (f"<h2>Indicator trend</h2><figure class=\"chart\">{chart}<figcaption>{per} of "
             f"{escape(', '.join(series))}</figcaption></figure>")
+
+
+def _first_and_last_with_data(layer: xr.DataArray, dim: str) -> list[int]:
+    """Indices along ``dim`` of the first and last map holding any value (15.3.1's status has none at
+    its baseline), read at the quicklook's stride."""
+    fill = layer.attrs.get("_FillValue", layer.encoding.get("_FillValue"))
+    step = max(1, int(np.ceil(max(layer.shape[-2:]) / quicklook.MAX_PIXELS)))
+    found = []
+    for i in range(layer.sizes[dim]):
+        values = np.asarray(layer.isel({dim: i})[::step, ::step].values)
+        if (~np.isnan(values) if fill is None or np.isnan(fill) else
+                ((values != fill) & ~np.isnan(values) if values.dtype.kind == "f" else values != fill)).any():
+            found.append(i)
+    return sorted({found[0], found[-1]}) if found else []
 
 
 def _maps_section(ds: xr.Dataset, legend) -> str:
@@ -116,7 +132,9 @@ def _maps_section(ds: xr.Dataset, legend) -> str:
         dim = quicklook.along(ds, name)
         if not classes or dim is None:  # the zone index is mapped by the choropleth
             continue
-        times = [0, -1] if ds.sizes[dim] > 1 else [-1]
+        times = _first_and_last_with_data(ds[name], dim)
+        if not times:
+            continue
         aspect = ds.sizes["y"] / ds.sizes["x"]
         fig, axes = plt.subplots(1, len(times), figsize=(6.2 * len(times), 4.8 * min(max(aspect, 0.4), 2) + 1.7),
                                  squeeze=False)

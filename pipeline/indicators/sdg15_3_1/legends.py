@@ -52,8 +52,11 @@ CLIMATE_ZONE_FACTORS = {1: 0.69, 2: 0.80, 3: 0.69, 4: 0.80, 5: 0.69, 6: 0.80, 7:
 TRAJECTORY = {-3: "99% significant decline", -2: "95% significant decline", -1: "90% significant decline",
               0: "no significant change", 1: "90% significant increase", 2: "95% significant increase",
               3: "99% significant increase"}
+TRAJECTORY_COLOURS = {-3: "#a50026", -2: "#d73027", -1: "#fdae61", 0: "#ffffe0", 1: "#a6d96a", 2: "#1a9850",
+                      3: "#006837"}  # declines red, increases green
 DEGRADATION = {-1: "degraded", 0: "stable", 1: "improved"}
 PERFORMANCE = {-1: "degraded", 0: "not degraded"}
+PERFORMANCE_COLOURS = {-1: "#9b2779", 0: "#ffffe0"}
 LPD = {1: "declining", 2: "moderate decline", 3: "stable but stressed", 4: "stable", 5: "increasing"}
 LPD_COLOURS = {1: "#f23c46", 2: "#ffabab", 3: "#a4e3a4", 4: "#ffffe0", 5: "#29a329"}
 DEGRADATION_COLOURS = {-1: "#9b2779", 0: "#ffffe0", 1: "#006500"}

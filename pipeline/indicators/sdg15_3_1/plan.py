@@ -11,9 +11,11 @@ from pipeline.indicators.sdg15_3_1.legends import (
     LPD,
     LPD_COLOURS,
     PERFORMANCE,
+    PERFORMANCE_COLOURS,
     STATUS,
     STATUS_COLOURS,
     TRAJECTORY,
+    TRAJECTORY_COLOURS,
     UNCCD,
     UNCCD_COLOURS,
 )
@@ -24,6 +26,7 @@ from pipeline.indicators.sdg15_3_1.science import (
     STATUS_NODATA,
     Rule,
     degradation_block,
+    legend_block,
     performance_block,
     units_block,
 )
@@ -37,10 +40,12 @@ def plan(ctx: Context) -> Plan:
     params: Parameters = ctx.recipe.parameters
     nodata = {name: _nodata(ctx.cubes[name].data, bands[0]) for name, bands in required_inputs(params).items()}
     rule = Rule(params=params, nodata=nodata)
-    steps = []
+    legend = Step(name="legend", inputs=_inputs(ctx, "landcover"), block=legend_block,
+                  reductions=(Distinct("landcover_classes", "classes"),), params=rule)
+    steps = [legend]
     if params.productivity == "computed":
         steps += [Step(name="land-units", inputs=_inputs(ctx, "landcover", "soil_units"), block=units_block,
-                       reductions=(Distinct("units", "units"),), params=rule),
+                       reductions=(Distinct("units", "units"),), uses=("landcover_classes",), params=rule),
                   Step(name="performance", inputs=_inputs(ctx, "ndvi", "landcover", "soil_units"),
                        block=performance_block, uses=("units",), params=rule,
                        reductions=(Quantiles("p90", "mean_ndvi", (params.performance_percentile,), by="unit_label",
@@ -65,7 +70,8 @@ def degradation_step(ctx: Context, rule: Rule) -> Step:
                 reductions=tuple(Areas(layer.name, layer.name, signed=layer.dtype == "int8") for layer in layers
                                  if layer.classes is not None),
                 periods=tuple(periods), static=tuple(n for n in STATIC if n in names),
-                uses=("units", "p90") if params.productivity == "computed" else (), params=rule)
+                uses=("landcover_classes", "units", "p90") if params.productivity == "computed"
+                else ("landcover_classes",), params=rule)
 
 
 def _layers(params: Parameters) -> tuple[Layer, ...]:
@@ -77,11 +83,12 @@ def _layers(params: Parameters) -> tuple[Layer, ...]:
     layers = []
     if params.productivity == "computed":
         layers += [signed("trajectory", "productivity trajectory (Mann-Kendall significance of the NDVI trend)",
-                          TRAJECTORY, stable_slope_ndvi_per_year=params.stable_slope),
+                          TRAJECTORY, TRAJECTORY_COLOURS, stable_slope_ndvi_per_year=params.stable_slope),
                    signed("state", "productivity state (recent vs baseline deciles)", DEGRADATION,
                           DEGRADATION_COLOURS),
                    signed("performance", f"productivity performance (mean NDVI / {params.performance_percentile:g}th "
-                          "percentile of its land unit)", PERFORMANCE, ratio=params.performance_ratio)]
+                          "percentile of its land unit)", PERFORMANCE, PERFORMANCE_COLOURS,
+                          ratio=params.performance_ratio)]
     layers += [
         Layer("lpd", "uint8", "land productivity dynamics (5 classes)", LPD_NODATA, classes=LPD, colours=LPD_COLOURS,
               attrs={"comment": "0 = no data (or outside the AOI)", "source": params.productivity}),

@@ -104,6 +104,27 @@ def to_unccd(lc: np.ndarray, rule: Rule, inside: np.ndarray) -> np.ndarray:
     return out
 
 
+def legend_block(block: Block) -> dict[str, np.ndarray]:
+    """Every land-cover class of every date (no data as -1): the engine collects the distinct ones."""
+    rule: Rule = block.params
+    lc = block.stack("landcover", "landcover").astype(np.int64)
+    nodata = rule.nodata.get("landcover")
+    return {"classes": np.where(lc == nodata, -1, lc) if nodata is not None else lc}
+
+
+def check_legend(block: Block, rule: Rule) -> None:
+    """Refuse, listing them all, the land-cover classes found anywhere in the AOI that the table lacks."""
+    found = block.broadcast.get("landcover_classes")
+    if found is None:
+        return
+    keys, _ = legend_table(rule)
+    missing = np.setdiff1d(found, keys)
+    if missing.size:
+        raise DataError(f"inputs.landcover holds classes {missing.tolist()} that the legend table "
+                        f"({rule.params.land_cover_legend}) lacks; add them to parameters.land_cover_table "
+                        "(source class: UNCCD class 1..7, or 0 for no data)")
+
+
 def landcover_year(block: Block, rule: Rule, year: int) -> np.ndarray:
     lc = _map_at(block, "landcover", "landcover", year)
     if lc is None:
@@ -131,6 +152,7 @@ def _raw_units(block: Block, rule: Rule, spec: PeriodSpec) -> np.ndarray:
 def units_block(block: Block) -> dict[str, np.ndarray]:
     """Per period, the raw land unit of each pixel (the engine collects their distinct values)."""
     rule: Rule = block.params
+    check_legend(block, rule)
     return {"units": np.stack([_raw_units(block, rule, p) for p in rule.periods])}
 
 
@@ -330,6 +352,7 @@ def degradation_block(block: Block) -> dict[str, np.ndarray]:
     """The period's layers; a progress period also gets its status against the baseline."""
     rule: Rule = block.params
     assert block.period is not None
+    check_legend(block, rule)
     p = [s.name for s in rule.periods].index(block.period.label)
     out = period_layers(block, rule, p)
     if p == 0:

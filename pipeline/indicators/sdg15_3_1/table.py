@@ -21,6 +21,8 @@ def table(stats: Stats, params: Parameters) -> pd.DataFrame:
     rows: list[dict] = []
     empty: list[str] = []
     spans = {p.name: p.years for p in params.periods}
+    reads = {p.name: f"period {p.name}: productivity {p.productivity[0]}-{p.productivity[1]}, land cover and SOC "
+                     f"{p.land_cover[0]}-{p.land_cover[1]}" for p in params.periods}
     layers = [name for name in CLASSES if name in stats]
     for zone, name, sdg in tables.zones_of(stats["sdg"] / M2_PER_KM2):
         for period in sdg.period.values:
@@ -39,7 +41,7 @@ def table(stats: Stats, params: Parameters) -> pd.DataFrame:
             rows += [
                 {**where, "series": "degraded_pct", "value": degraded / land * 100 if land > 0 else np.nan,
                  "unit": "percent", "note": "SDG 15.3.1: degraded area / land area (AOI less water bodies at the "
-                                            "initial year) x 100"},
+                                            f"initial year) x 100; {reads[period]}"},
                 {**where, "series": "te_degraded_pct", "value": degraded / aoi * 100 if aoi > 0 else np.nan,
                  "unit": "percent", "note": "degraded area / total area incl. water and no data (Trends.Earth's "
                                             "summary table)"},
