@@ -241,8 +241,14 @@ class Cube:
 
 def load_cube(items: Sequence[pystac.Item], profile: Profile, bands: Sequence[str], geobox: GeoBox | None = None,
               chunk: int = 1024, *, crs: str | None = None, resolution: float | None = None,
-              fail_on_error: bool = True) -> Cube:
+              fail_on_error: bool = True, all_dates: bool = False) -> Cube:
     """Load ``bands`` (common names) of ``items`` onto ``geobox``, lazily, masked by the profile.
+
+    ``all_dates``: one chunk per block holds every date (one read task per block) instead of
+    one chunk per date. For consumers that read all dates of a block at once: with a chunk
+    per date, every block's read of a date hangs off that date's shared reader, and the
+    threaded scheduler then reads each date for all blocks before any block is done, so the
+    whole AOI's inputs are held at once.
 
     Without ``geobox`` the grid comes from ``choose_grid(items, crs, resolution)``.
     ``fail_on_error=False`` reads an unreadable asset as nodata (odc-loader logs it).
@@ -260,7 +266,7 @@ def load_cube(items: Sequence[pystac.Item], profile: Profile, bands: Sequence[st
         items,
         bands=list(assets.values()),
         geobox=geobox,
-        chunks={"x": chunk, "y": chunk},
+        chunks={"x": chunk, "y": chunk, **({"time": -1} if all_dates else {})},
         groupby=profile.groupby,
         resampling=resampling,
         fail_on_error=fail_on_error,

@@ -94,7 +94,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     cubes, inputs, read = {}, {}, []
     for name, spec in recipe.inputs.items():
         items, profile, source = _find(name, spec, catalog, aoi, (first, last), policy)
-        cubes[name] = _load(items, profile, spec, geobox, recipe.grid.chunk, policy)
+        cubes[name] = _load(items, profile, spec, geobox, recipe.grid.chunk, policy, indicator.load_all_dates)
         used = [profile.asset(b) for b in spec.bands] + ([profile.asset(profile.mask.band)] if profile.mask else [])
         inputs[name] = provenance.input_record(source, items, used)
         read.append((name, items))
@@ -165,14 +165,14 @@ def load_zones(recipe: Recipe, geobox: GeoBox) -> Zones | None:
 
 
 def _load(items: Sequence[pystac.Item], profile: Profile, spec: Input, geobox: GeoBox, chunk: int,
-          policy: RetryPolicy) -> Cube:
+          policy: RetryPolicy, all_dates: bool = False) -> Cube:
     """``load_cube`` with the policy's GDAL HTTP options and the input's ``on_unreadable``.
 
     odc-stac captures the calling thread's rasterio environment into the graph, so the
     GDAL options given here apply to every read at compute time (and nowhere else).
     """
     with rasterio.Env(**policy.gdal_options()):
-        return load_cube(items, profile, spec.bands, geobox, chunk=chunk,
+        return load_cube(items, profile, spec.bands, geobox, chunk=chunk, all_dates=all_dates,
                          fail_on_error=spec.on_unreadable != "nodata")
 
 

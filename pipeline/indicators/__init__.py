@@ -82,6 +82,7 @@ class Indicator:
     required_inputs: Callable[[Any], Mapping[str, tuple[str, ...]]]
     module: str  # defines ``plan(ctx: Context) -> Plan``
     check: Callable[[Any], str | None] | None = None  # the whole recipe's consistency: a message, or None
+    load_all_dates: bool = False  # its tasks read every date of a block at once: load them as one chunk
 
     def plan(self, ctx: Context) -> Plan:
         plan: Plan = importlib.import_module(self.module).plan(ctx)

@@ -76,7 +76,7 @@ def _bare_cmd(recipe: Path, catalog: Path, out: Path) -> list[str]:
 
 
 def _median_runs(make_cmd, out: Path, repeat: int) -> tuple[dict, Path]:
-    """Median wall and max peak RSS over ``repeat`` runs, each into a fresh directory."""
+    """Median wall, max (and median) peak RSS over ``repeat`` runs, each into a fresh directory."""
     runs = []
     for i in range(repeat):
         target = out / f"run{i}"
@@ -87,6 +87,7 @@ def _median_runs(make_cmd, out: Path, repeat: int) -> tuple[dict, Path]:
             "wall_s_runs": [round(r["wall_s"], 3) for r in runs],
             "cpu_s": statistics.median(r["cpu_s"] for r in runs),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+            "peak_rss_mib_median": statistics.median(r["peak_rss_mib"] for r in runs),
             "peak_rss_mib_runs": [round(r["peak_rss_mib"], 1) for r in runs]}, last
 
 
@@ -153,8 +154,9 @@ def memory_scaling(root: Path, scales: tuple[int, ...], repeat: int, recipes=tup
             stats, _ = _median_runs(partial(_pipeline_cmd, recipe, catalog),
                                     root / "scaling" / f"{code}-chunk{chunk_used}" / f"x{scale}", repeat)
             first = first or stats
+            # medians: one stray run (a 1x run once peaked 25 % high) must not turn a miss into a pass
             rows.append({"case": f"{code} pipeline, {scale}x area, chunk {chunk_used}", "scale": scale, **stats,
-                         "rss_vs_1x": stats["peak_rss_mib"] / first["peak_rss_mib"],
+                         "rss_vs_1x": stats["peak_rss_mib_median"] / first["peak_rss_mib_median"],
                          "wall_vs_1x": stats["wall_s"] / first["wall_s"]})
         rows[-1]["meets_rss_target"] = rows[-1]["rss_vs_1x"] <= TARGET_RSS_RATIO
     return rows
@@ -172,7 +174,7 @@ def _warm(recipe: Path, catalog: Path, root: Path, bare: bool = True) -> None:
 NOTES = {
     "end_to_end": (
         "Each case is a fresh `python` process on the 1x demo catalog (warm page cache, one untimed "
-        "run first); wall_s is the median of the runs, peak_rss_mib the largest `ru_maxrss`. The "
+        "run first); wall_s is the median of the runs, peak_rss_mib the largest peak (each process's VmHWM). The "
         "pipeline run is the CLI (`python -m pipeline run ... --no-progress`): it also writes the "
         "table (CSV, Parquet), quicklook PNG and STAC Item; the bare script writes Zarr + CSV. "
         f"Recipes: {', '.join(BARE_RECIPES)} only: the bare reference (`tests/benchmarks/bare.py`) has no "
@@ -183,10 +185,16 @@ NOTES = {
         "The pipeline CLI alone (no bare script) for every recipe, 15.3.1 included, on demo catalogs built "
         "with `python -m catalog.demo --scale K` (tiles and AOI K x the area), each on its catalog's scaled "
         "AOI (`truth.json[\"aoi\"][\"bbox\"]`, `--bbox`), after one untimed run at 1x. "
-        f"Target: peak RSS at the largest AOI <= {TARGET_RSS_RATIO} x that at 1x. Chunks are the recipes' own "
+        f"Target: peak RSS at the largest AOI <= {TARGET_RSS_RATIO} x that at 1x (rss_vs_1x: the ratio of the "
+        "median peaks of each scale's runs; peak_rss_mib is their largest). Chunks are the recipes' own "
         "unless a row says otherwise (`--chunk N` adds rows with every recipe's grid.chunk set to N). "
         "6.6.1 and 15.1.1 (20 m / 10 m UTM, chunk 1024): the 1x AOI is smaller than one chunk, so part of "
         "the growth is the chunk filling up; `--chunk 256` gives full-size chunks at every scale. "
         "15.3.1 (1/2400 degree, its recipe's chunk 256): the AOI is ~145 x 77 px at 1x (one partial "
-        "block), ~300 x 165 at 4x (2 x 1 blocks) and ~610 x 340 at 16x (3 x 2 blocks)."),
+        "block), ~300 x 165 at 4x (2 x 1 blocks) and ~610 x 340 at 16x (3 x 2 blocks). Each of its block "
+        "tasks reads ~100 dates (4 NDVI composites a year); odc-stac opens one reader per date that every "
+        "block's load of that date depends on, and dask's threaded scheduler then loads each date for all "
+        "blocks before any block task runs: the whole AOI's inputs are held at once (measured at 16x: "
+        "~100 MiB of input chunks held in the final compute against ~6 MiB at 1x), so its peak grows with "
+        "the AOI."),
 }

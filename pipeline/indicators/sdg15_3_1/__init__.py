@@ -18,4 +18,5 @@ INDICATOR = Indicator(
     required_inputs=required_inputs,
     module="pipeline.indicators.sdg15_3_1.plan",
     check=check_recipe,
+    load_all_dates=True,  # each task reads a period's whole NDVI and land-cover series of its block
 )
