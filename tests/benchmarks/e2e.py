@@ -192,9 +192,8 @@ NOTES = {
         "the growth is the chunk filling up; `--chunk 256` gives full-size chunks at every scale. "
         "15.3.1 (1/2400 degree, its recipe's chunk 256): the AOI is ~145 x 77 px at 1x (one partial "
         "block), ~300 x 165 at 4x (2 x 1 blocks) and ~610 x 340 at 16x (3 x 2 blocks). Each of its block "
-        "tasks reads ~100 dates (4 NDVI composites a year); odc-stac opens one reader per date that every "
-        "block's load of that date depends on, and dask's threaded scheduler then loads each date for all "
-        "blocks before any block task runs: the whole AOI's inputs are held at once (measured at 16x: "
-        "~100 MiB of input chunks held in the final compute against ~6 MiB at 1x), so its peak grows with "
-        "the AOI."),
+        "tasks reads ~100 dates (4 NDVI composites a year), so 15.3.1 loads every date of a block as one "
+        "chunk (`Indicator.load_all_dates`): with one chunk per date, each date's shared odc-stac reader "
+        "let the threaded scheduler load that date for all blocks before any block task ran, holding the "
+        "whole AOI's inputs (16x / 1x was 1.40 before this)."),
 }
