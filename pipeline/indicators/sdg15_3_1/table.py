@@ -11,6 +11,13 @@ from pipeline.indicators.sdg15_3_1.legends import DEGRADATION, LPD, PERFORMANCE,
 from pipeline.indicators.sdg15_3_1.parameters import Parameters
 
 M2_PER_KM2 = 1e6
+LAYER_NAMES = {"trajectory": "productivity trajectory", "state": "productivity state",
+               "performance": "productivity performance", "lpd": "land productivity dynamics",
+               "productivity": "productivity sub-indicator", "land_cover_initial": "UNCCD land cover, initial year",
+               "land_cover_final": "UNCCD land cover, final year",
+               "land_cover_degradation": "land-cover sub-indicator",
+               "soc_degradation": "SOC sub-indicator", "sdg": "SDG 15.3.1 (one out, all out)",
+               "status": "status against the baseline (7 classes)", "status3": "status against the baseline (3 classes)"}
 CLASSES = {"trajectory": TRAJECTORY, "state": DEGRADATION, "performance": PERFORMANCE, "lpd": LPD,
            "productivity": DEGRADATION, "land_cover_initial": UNCCD, "land_cover_final": UNCCD,
            "land_cover_degradation": DEGRADATION, "soc_degradation": DEGRADATION, "sdg": DEGRADATION,
@@ -56,10 +63,11 @@ def table(stats: Stats, params: Parameters) -> pd.DataFrame:
                 for code, label in known.items():
                     rows.append({**where, "series": f"{layer}_{label.replace(' ', '_').replace('%', 'pct')}_area",
                                  "value": float(values.get(code, 0.0)), "unit": "km2",
-                                 "note": f"{layer} class {code}"})
+                                 "note": f"{LAYER_NAMES[layer]}: {label} (code {code})"})
                 rows.append({**where, "series": f"{layer}_nodata_area",
                              "value": float(sum(v for c, v in values.items() if c not in known)), "unit": "km2",
-                             "note": f"{layer}: no data inside the AOI"})
+                             "note": f"{LAYER_NAMES[layer]}: no data inside the AOI" +
+                                     (" (water bodies are no data)" if layer in ("sdg", "soc_degradation") else "")})
     tables.warn_empty("15.3.1", sorted(set(empty)))
     return tables.frame(rows)
 
