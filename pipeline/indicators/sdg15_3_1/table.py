@@ -17,7 +17,8 @@ LAYER_NAMES = {"trajectory": "productivity trajectory", "state": "productivity s
                "land_cover_final": "UNCCD land cover, final year",
                "land_cover_degradation": "land-cover sub-indicator",
                "soc_degradation": "SOC sub-indicator", "sdg": "SDG 15.3.1 (one out, all out)",
-               "status": "status against the baseline (7 classes)", "status3": "status against the baseline (3 classes)"}
+               "status": "status against the baseline (7 classes)",
+               "status3": "status against the baseline (3 classes)"}
 CLASSES = {"trajectory": TRAJECTORY, "state": DEGRADATION, "performance": PERFORMANCE, "lpd": LPD,
            "productivity": DEGRADATION, "land_cover_initial": UNCCD, "land_cover_final": UNCCD,
            "land_cover_degradation": DEGRADATION, "soc_degradation": DEGRADATION, "sdg": DEGRADATION,
