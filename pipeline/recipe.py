@@ -37,6 +37,24 @@ class AOI:
             if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
                 raise ValueError(f"bbox {list(self.bbox)} is not [west, south, east, north] in degrees "
                                  "with west < east and south < north")
+        else:
+            self._check_geometry()
+
+    def _check_geometry(self) -> None:
+        """A GeoJSON AOI must be a valid (multi)polygon: a self-intersecting one has no well-defined area."""
+        from shapely.validation import explain_validity
+        from shapely.geometry import shape
+
+        try:
+            geom = shape(dict(self.geometry or {}))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"geometry is not GeoJSON ({exc}); give a Polygon or MultiPolygon in lon/lat") from None
+        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+            raise ValueError(f"geometry is a {geom.geom_type}{' (empty)' if geom.is_empty else ''}; an AOI is a "
+                             "Polygon or MultiPolygon in lon/lat")
+        if not geom.is_valid:
+            raise ValueError(f"geometry is not a valid polygon ({explain_validity(geom)}); repair it, e.g. with "
+                             "shapely.make_valid or QGIS 'Fix geometries'")
 
     def shape(self):
         """The AOI as a shapely geometry in EPSG:4326."""

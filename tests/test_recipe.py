@@ -1,5 +1,6 @@
 """Recipe validation: every mistake is an error naming the file, the key and the fix."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,17 @@ def test_the_cli_reports_a_bad_bbox_in_one_line(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith("error: --bbox 10 0 5 1:")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("geometry", "message"), [
+    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+     "is not a valid polygon (Self-intersection"),
+    ({"type": "Point", "coordinates": [0, 0]}, "geometry is a Point; an AOI is a Polygon or MultiPolygon"),
+    ({"type": "Polygon"}, "geometry is not GeoJSON"),
+])
+def test_a_geojson_aoi_must_be_a_valid_polygon(tmp_path, geometry, message):
+    data = base()
+    data["aoi"] = {"name": "bow tie", "geometry": geometry}
+    with pytest.raises(RecipeError, match=re.escape(message)) as err:
+        load_recipe(write(tmp_path, data))
+    assert "\n" not in str(err.value) and str(err.value).startswith(str(tmp_path))
