@@ -42,8 +42,8 @@ class AOI:
 
     def _check_geometry(self) -> None:
         """A GeoJSON AOI must be a valid (multi)polygon: a self-intersecting one has no well-defined area."""
-        from shapely.validation import explain_validity
         from shapely.geometry import shape
+        from shapely.validation import explain_validity
 
         try:
             geom = shape(dict(self.geometry or {}))
