@@ -53,19 +53,28 @@ def period_mean(values: Mapping[int, float], span: tuple[int, int]) -> float:
     return float(np.mean(inside)) if inside else float("nan")
 
 
+def _years_used(what: str, values: Mapping[int, float], span: tuple[int, int]) -> str:
+    """Which years of ``span`` a period mean used: a year without a value is left out, never a zero."""
+    years = range(span[0], span[1] + 1)
+    used = [y for y in years if np.isfinite(values.get(y, np.nan))]
+    note = f"mean of the {what} years ({len(used)} of {len(years)} with a value"
+    missing = [y for y in years if y not in used]
+    return note + (f"; none in {', '.join(map(str, missing))})" if missing else ")")
+
+
 def change_rows(indicator: str, name: str, values: Mapping[int, float], unit: str,
                 baseline: tuple[int, int], reporting: tuple[int, int], *, zone: str = ALL,
                 zone_name: str = AOI_NAME) -> list[dict]:
     """Baseline mean, reporting mean and the % change between them (negative = loss)."""
     base, rep = period_mean(values, baseline), period_mean(values, reporting)
-    change = (rep - base) / base * 100.0 if base else float("nan")
+    change = (rep - base) / base * 100.0 if base and np.isfinite(base) else float("nan")
     b, r = f"{baseline[0]}-{baseline[1]}", f"{reporting[0]}-{reporting[1]}"
     where = dict(indicator=indicator, zone=zone, zone_name=zone_name)
     return [
         dict(where, series=f"{name}_mean", period=f"baseline {b}", start_year=baseline[0],
-             end_year=baseline[1], value=base, unit=unit, note="mean of the baseline years"),
+             end_year=baseline[1], value=base, unit=unit, note=_years_used("baseline", values, baseline)),
         dict(where, series=f"{name}_mean", period=f"reporting {r}", start_year=reporting[0],
-             end_year=reporting[1], value=rep, unit=unit, note="mean of the reporting years"),
+             end_year=reporting[1], value=rep, unit=unit, note=_years_used("reporting", values, reporting)),
         dict(where, series=f"{name}_change", period=f"{r} vs {b}", start_year=baseline[0],
              end_year=reporting[1], value=change, unit="percent",
              note="(reporting mean - baseline mean) / baseline mean x 100; negative = loss"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -19,8 +21,14 @@ def table(stats: Stats, periods) -> pd.DataFrame:
         years = [int(p) for p in km2.period.values]
         at = {y: km2.sel(period=str(y)).values for y in years}
         permanent, seasonal = _per_year(at, kernels.PERMANENT), _per_year(at, kernels.SEASONAL)
-        total = {y: permanent[y] + seasonal[y] for y in years}
         aoi = {y: float(at[y].sum()) for y in years}
+        blind = [y for y in years if aoi[y] > 0 and at[y][kernels.NO_OBSERVATION] >= aoi[y] * (1 - 1e-12)]
+        for y in blind:  # nothing seen: the water area is unknown, not zero
+            permanent[y] = seasonal[y] = np.nan
+        if blind and zone == tables.ALL:
+            warnings.warn(f"SDG 6.6.1: no clear observation anywhere in the AOI in {', '.join(map(str, blind))}: "
+                          "its water areas are NaN (not 0) and the period means leave those years out", stacklevel=2)
+        total = {y: permanent[y] + seasonal[y] for y in years}
         if not all(aoi.values()):
             empty.append(zone)
         rows += tables.yearly_rows("6.6.1", {
@@ -53,7 +61,10 @@ def _pct(values: dict[int, float], aoi: dict[int, float]) -> dict[int, float]:
 
 def headline(table: pd.DataFrame) -> str:
     aoi = table[table.zone == tables.ALL]
-    last = aoi[aoi.series == "permanent_water_area"].sort_values("end_year").iloc[-1]
+    seen = aoi[(aoi.series == "permanent_water_area") & aoi.value.notna()].sort_values("end_year")
+    if not len(seen):
+        return "no clear observation in any year: no water area can be computed (see the warnings)"
+    last = seen.iloc[-1]
     seasonal = tables.value(aoi, "seasonal_water_area", last.period)
     text = f"permanent water {last.period}: {last.value:.3f} km², seasonal {seasonal:.3f} km²"
     change = aoi[aoi.series == "permanent_water_area_change"]
