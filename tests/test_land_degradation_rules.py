@@ -170,3 +170,10 @@ def test_periods_outside_the_searched_years_are_refused_when_the_recipe_loads():
                                           r"\[2010, 2023\]; widen periods.years to \[2000, 2023\]"):
         recipe_from_text(RECIPE.replace("years: [2000, 2023]", "years: [2010, 2023]") + "parameters: {productivity: "
                          "given, cropland_factor: 0.48}", source="r.yaml")
+
+
+def test_unit_index_finds_units_and_handles_none_found():
+    units = np.array([5, 9, 2**32 + 3], np.int64)
+    raw = np.array([9, 4, -1, 2**32 + 3, 10], np.int64)
+    assert science.unit_index(units, raw).tolist() == [1, -1, -1, 2, -1]
+    assert science.unit_index(np.empty(0, np.int64), raw).tolist() == [-1] * 5  # an AOI without any land unit

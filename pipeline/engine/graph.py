@@ -49,7 +49,7 @@ def build(steps: Sequence[Step], setting: Setting, layer_wrapper: Callable[..., 
     for step in steps:
         missing = [u for u in step.uses if u not in known]
         if missing:
-            raise ValueError(f"step {step.name!r} uses {missing}, which no earlier step's Quantiles make")
+            raise ValueError(f"step {step.name!r} uses {missing}, which no earlier step's Quantiles or Distinct make")
         broadcast = {u: known[u] for u in step.uses}
         graph = _StepGraph(step, setting, broadcast)
         for d in (r for r in step.reductions if isinstance(r, Distinct)):

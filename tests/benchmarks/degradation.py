@@ -55,6 +55,7 @@ from kernels.degradation import (
     productivity_trajectory,
     valid_mean,
 )
+from pipeline.indicators.sdg15_3_1 import science
 from pipeline.indicators.sdg15_3_1.legends import lpd_table
 from pipeline.indicators.sdg15_3_1.parameters import Parameters
 
@@ -146,11 +147,9 @@ def _edge_patches(annual: np.ndarray, rng: np.random.Generator) -> None:
     annual[nb:, ys, xs] -= np.float32(0.1)
 
 
-def unit_index(units: np.ndarray) -> np.ndarray:
-    """Index of each pixel's unit in UNIT_CODES (int32), -1 without one (as science does with searchsorted)."""
-    index = np.searchsorted(UNIT_CODES, units)
-    found = (units >= 0) & (index < UNIT_CODES.size) & (UNIT_CODES[np.minimum(index, UNIT_CODES.size - 1)] == units)
-    return np.where(found, index, -1).astype(np.int32)
+def unit_labels(units: np.ndarray) -> np.ndarray:
+    """Index of each pixel's unit in UNIT_CODES (int32), -1 without one: science's own lookup."""
+    return science.unit_index(UNIT_CODES, units.astype(np.int64)).astype(np.int32)
 
 
 # ------------------------------------------------------------------ ours: the kernels, block by block
@@ -202,7 +201,7 @@ def productivity(annual: np.ndarray, units: np.ndarray, block: int = BLOCK,
         m = np.empty(shape, np.float32)
         valid_mean(blk, m)
         mean[ys, xs] = m
-        label[ys, xs] = np.where(np.isnan(m), -1, unit_index(units[ys, xs]))
+        label[ys, xs] = np.where(np.isnan(m), -1, unit_labels(units[ys, xs]))
         seconds["mean NDVI + unit labels"] += time.perf_counter() - start
 
     start = time.perf_counter()
@@ -405,7 +404,7 @@ def productivity_part(quick: bool) -> list[dict]:
     window = (slice(None, stride * side, stride), slice(None, stride * side, stride))
     sample = np.ascontiguousarray(annual[(slice(None), *window)])
     sample_units = np.ascontiguousarray(units[window])
-    labels = unit_index(sample_units)
+    labels = unit_labels(sample_units)
     del annual
     n_sample = side * side
     ours_sample_s, (ours_sample, _, _) = _time(lambda: productivity(sample, sample_units, p90=p90), repeat)

@@ -149,6 +149,14 @@ def _raw_units(block: Block, rule: Rule, spec: PeriodSpec) -> np.ndarray:
     return np.where(bad | (soil < 0) | (lc < 0), -1, soil * (1 << 32) + lc.astype(np.int64))
 
 
+def unit_index(units: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Index of each raw land unit in the sorted ``units`` found over the AOI (int64), -1 where absent."""
+    if not units.size:
+        return np.full(raw.shape, -1, np.int64)
+    index = np.minimum(np.searchsorted(units, raw), units.size - 1)
+    return np.where((raw >= 0) & (units[index] == raw), index, -1)
+
+
 def units_block(block: Block) -> dict[str, np.ndarray]:
     """Per period, the raw land unit of each pixel (the engine collects their distinct values)."""
     rule: Rule = block.params
@@ -188,10 +196,8 @@ def performance_block(block: Block) -> dict[str, np.ndarray]:
     means, labels = [], []
     for p, spec in enumerate(rule.periods):
         mean = _mean(_annual(block, rule, *spec.productivity))
-        raw = _raw_units(block, rule, spec)
-        index = np.searchsorted(units, raw)
-        found = (raw >= 0) & (index < units.size) & (units[np.minimum(index, units.size - 1)] == raw)
-        labels.append(np.where(found & ~np.isnan(mean), p * units.size + index, -1).astype(np.int32))
+        index = unit_index(units, _raw_units(block, rule, spec))
+        labels.append(np.where((index >= 0) & ~np.isnan(mean), p * units.size + index, -1).astype(np.int32))
         means.append(mean)
     return {"mean_ndvi": np.stack(means), "unit_label": np.stack(labels)}
 
@@ -221,10 +227,9 @@ def computed_productivity(block: Block, rule: Rule, p: int) -> Productivity:
     mean = _mean(annual)
     units = block.broadcast["units"]
     p90 = block.broadcast["p90"][:, 0]
-    raw = _raw_units(block, rule, spec)
-    index = np.searchsorted(units, raw)
-    found = (raw >= 0) & (index < units.size) & (units[np.minimum(index, units.size - 1)] == raw)
-    reference = np.where(found, p90[p * units.size + np.minimum(index, units.size - 1)], np.nan)
+    index = unit_index(units, _raw_units(block, rule, spec))
+    found = index >= 0
+    reference = np.where(found, p90[p * units.size + np.maximum(index, 0)], np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = mean / reference
     ok = found & ~np.isnan(ratio) & (reference > 0)
