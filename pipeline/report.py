@@ -118,8 +118,10 @@ def _first_and_last_with_data(layer: xr.DataArray, dim: str) -> list[int]:
     found = []
     for i in range(layer.sizes[dim]):
         values = np.asarray(layer.isel({dim: i})[::step, ::step].values)
-        if (~np.isnan(values) if fill is None or np.isnan(fill) else
-                ((values != fill) & ~np.isnan(values) if values.dtype.kind == "f" else values != fill)).any():
+        valid = ~np.isnan(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
+        if fill is not None and not np.isnan(fill):
+            valid &= values != fill
+        if valid.any():
             found.append(i)
     return sorted({found[0], found[-1]}) if found else []
 
