@@ -25,7 +25,7 @@ from pipeline.indicators.sdg15_1_1.table import M2_PER_HA, headline, table
 def plan(ctx: Context) -> Plan:
     params: Parameters = ctx.recipe.parameters
     cube = ctx.cubes["landcover"].data
-    years = _years_with_data([int(y) for y in cube["time"].dt.year.values], ctx.recipe.periods.all_years())
+    years = years_with_data([int(y) for y in cube["time"].dt.year.values], ctx.recipe.periods.all_years())
     return Plan(steps=(forest_step(params, years, ctx.geobox),), table=lambda stats: table(stats, params),
                 headline=headline,
                 legend=Legend(layer="forest", classes={k: (FOREST_CLASSES[k], COLOURS[k]) for k in FOREST_CLASSES}),
@@ -48,7 +48,7 @@ def forest_step(params: Parameters, years: list[int], geobox: GeoBox) -> Step:
                 halo=mmu_halo(min_area, smallest_pixel_area(geobox)), params=rule)
 
 
-def _years_with_data(present: list[int], years: list[int]) -> list[int]:
+def years_with_data(present: list[int], years: list[int]) -> list[int]:
     found = [y for y in years if y in set(present)]
     if not found:
         raise LookupError(f"no land-cover items for any of the years {years[0]}-{years[-1]}")
