@@ -279,6 +279,8 @@ def load_cube(items: Sequence[pystac.Item], profile: Profile, bands: Sequence[st
         if band in profile.categorical:
             continue
         scale, offset = _scale_offset(groups, profile, band)
+        if band in profile.extensive:
+            scale = scale * _pixel_ratio(groups, profile, band, geobox)
         ds = ds.assign_coords({f"scale_{band}": ("time", scale), f"offset_{band}": ("time", offset)})
     if profile.mask:
         ds = _apply_mask(ds, profile, bands)
@@ -400,7 +402,8 @@ def metres_per_degree_lon(lat: float) -> float:
 
 def _resampling(band: str, key: str, item: pystac.Item, profile: Profile, geobox: GeoBox) -> str:
     """Categorical: nearest, or mode when aggregating; continuous: nearest at the native
-    resolution, average when aggregating, bilinear when refining."""
+    resolution, average when aggregating, bilinear when refining; extensive (counts per pixel):
+    average when aggregating, else nearest."""
     native = _native_resolution(item, key)
     target = abs(geobox.resolution.x)
     if geobox.crs is not None and geobox.crs.geographic:
@@ -410,7 +413,35 @@ def _resampling(band: str, key: str, item: pystac.Item, profile: Profile, geobox
     finer = native is not None and target < native / 1.5
     if band in profile.categorical:
         return "mode" if coarser else "nearest"
+    if band in profile.extensive:  # a count per pixel: never interpolated (x the pixel ratio later)
+        return "average" if coarser else "nearest"
     return "average" if coarser else ("bilinear" if finer else "nearest")
+
+
+def _pixel_ratio(groups: list[list[pystac.Item]], profile: Profile, band: str, geobox: GeoBox) -> np.ndarray:
+    """Per date: grid pixel area / native pixel area of an extensive band (a count per pixel), so that
+    totals over any area survive the move to the grid (exactly where the grids nest). Both areas are
+    in the one CRS they must share: reprojecting counts would change their totals."""
+    key = profile.asset(band)
+    ratios = np.ones(len(groups))
+    target = abs(geobox.affine.a * geobox.affine.e - geobox.affine.b * geobox.affine.d)
+    for i, group in enumerate(groups):
+        found = set()
+        for item in group:
+            grid = asset_grid(item, key)
+            if grid.transform is None or grid.crs is None:
+                raise AssetError(f"item {item.id}: asset {key!r} holds counts per pixel ({band}) but states no "
+                                 "proj:transform/proj:code: its pixel size is needed to keep totals")
+            if geobox.crs is None or not _same_crs(grid.crs, str(geobox.crs)):
+                raise GridError(f"{band} ({profile.collection}) is a count per pixel in {grid.crs}, the grid is in "
+                                f"{geobox.crs}: set grid.crs to {grid.crs} (reprojecting counts changes their totals)")
+            t = grid.transform
+            found.add(target / abs(t.a * t.e - t.b * t.d))
+        if len(found) != 1:
+            raise AssetError(f"items of one date of {profile.collection} differ in pixel size; counts per pixel "
+                             f"cannot be merged: {sorted(it.id for it in group)}")
+        ratios[i] = found.pop()
+    return ratios
 
 
 def _solar_day(item: pystac.Item) -> str:

@@ -1,8 +1,9 @@
 """Collection profiles: per-collection facts kept as data (catalog/profiles/*.yaml).
 
 A recipe names bands by common name; the profile says which asset holds it, which
-bands are categorical (never interpolated), how pixels are masked (a class list like
-Sentinel-2 SCL or bit flags like Landsat QA_PIXEL), how digital numbers scale to
+bands are categorical (never interpolated) or extensive (counts per pixel, such as people:
+rescaled by the pixel-area ratio), how pixels are masked (a class list like Sentinel-2 SCL
+or bit flags like Landsat QA_PIXEL), how digital numbers scale to
 physical values when the items do not say, and which property carries cloud cover.
 Adding a collection is a new YAML file, not new code.
 
@@ -27,7 +28,7 @@ import yaml
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
 _REQUIRED = {"collection", "bands"}
-_OPTIONAL = {"provider", "default", "match", "categorical", "nodata", "dtype", "mask", "scale_offset",
+_OPTIONAL = {"provider", "default", "match", "categorical", "extensive", "nodata", "dtype", "mask", "scale_offset",
              "cloud_cover_property", "groupby", "sign"}
 
 
@@ -138,6 +139,7 @@ class Profile:
     dtype: str | Mapping[str, str] | None = None
     scale_offset: ScaleOffsetRules = ScaleOffsetRules()
     sign: str | None = None  # "module.function" that signs an href just before it is read
+    extensive: frozenset[str] = frozenset()  # per-pixel totals (people per cell): rescaled to the grid's pixels
 
     def asset(self, band: str) -> str:
         """Asset key of a common band name, with an error that lists the valid names."""
@@ -208,6 +210,7 @@ def _parse(path: Path) -> Profile:
         dtype=data.get("dtype"),
         scale_offset=_parse_scale_offset(path, data.get("scale_offset")),
         sign=data.get("sign"),
+        extensive=frozenset(data.get("extensive") or ()),
     )
     _validate(profile)
     return profile
@@ -265,6 +268,7 @@ def _validate(profile: Profile) -> None:
     where = profile.source
     unknown = set(profile.categorical) - set(profile.bands)
     unknown |= set(profile.scale_offset.bands) - set(profile.bands)
+    unknown |= set(profile.extensive) - set(profile.bands)
     if isinstance(profile.nodata, Mapping):
         unknown |= set(profile.nodata) - set(profile.bands) - {"*"}
     if isinstance(profile.dtype, Mapping):
@@ -278,6 +282,9 @@ def _validate(profile: Profile) -> None:
         if profile.mask.band not in profile.categorical:
             raise ProfileError(f"{where}: mask band {profile.mask.band!r} must be categorical "
                                "(averaging class values or bit flags invents flags)")
+    if profile.extensive & profile.categorical:
+        raise ProfileError(f"{where}: {sorted(profile.extensive & profile.categorical)} cannot be both categorical "
+                           "and extensive (a count per pixel)")
     if profile.groupby != "solar_day":
         raise ProfileError(f"{where}: groupby {profile.groupby!r} is not supported; use solar_day")
     if profile.sign is not None and "." not in profile.sign:

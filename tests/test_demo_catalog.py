@@ -44,6 +44,7 @@ from catalog.demo.atmosphere import (
 )
 from catalog.demo.layout import OVERLAP_X, TILE_X, TILE_Y, UNION_X, Layout, geodesic_cell_area
 from catalog.demo.ld_collections import LD_COLLECTIONS
+from catalog.demo.urban_collections import URBAN_COLLECTIONS
 from catalog.demo.ld_rules import mk_critical
 from catalog.demo.scenes import HEAVY_CLOUD_DATES, MONTHS, WET_MONTHS, YEARS
 from catalog.demo.sentinel2 import BANDS, BANDS_10M, S2_COLLECTION, SPECTRA
@@ -185,7 +186,7 @@ def test_size_budget_and_build_time_report(built, capsys):
 def test_catalog_walks_with_expected_collections(built, s2_items, lc_items):
     root = pystac.Catalog.from_file(str(built / "catalog.json"))
     assert root.id == "sdgcube-demo"
-    assert {c.id for c in root.get_children()} == {S2_COLLECTION, LC_COLLECTION, *LD_COLLECTIONS}
+    assert {c.id for c in root.get_children()} == {S2_COLLECTION, LC_COLLECTION, *LD_COLLECTIONS, *URBAN_COLLECTIONS}
     assert len(s2_items) == 2 * (len(YEARS) * len(MONTHS) + len(HEAVY_CLOUD_DATES))
     assert all(LC_ID.match(it.id) for it in lc_items)
     assert sorted(int(it.id.split("_")[3]) for it in lc_items) == list(YEARS)
@@ -204,7 +205,7 @@ def test_every_asset_is_a_valid_cog_matching_its_metadata(items):
                 assert src.tags(ns="IMAGE_STRUCTURE")["COMPRESSION"] == "ZSTD"
                 assert src.profile["tiled"] and max(src.block_shapes[0]) <= 512
                 assert src.dtypes[0] == band["data_type"] and src.nodata == band["nodata"]
-                assert item.collection_id in LD_COLLECTIONS or band["nodata"] == 0
+                assert item.collection_id not in (S2_COLLECTION, LC_COLLECTION) or band["nodata"] == 0
                 assert list(src.shape) == asset.extra_fields["proj:shape"], (item.id, key)
                 assert list(src.transform)[:6] == asset.extra_fields["proj:transform"][:6], (item.id, key)
                 assert src.crs == rasterio.crs.CRS.from_string(code)

@@ -17,7 +17,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from catalog.load import _apply_mask, _resampling, load_cube
-from catalog.profiles import PROFILE_DIR, ProfileError, get_profile, profiles, select_profile
+from catalog.profiles import PROFILE_DIR, ProfileError, _parse, get_profile, profiles, select_profile
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "stac-items"
 PC_ITEM = SHARED / "S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json"
@@ -40,6 +40,8 @@ EXPECTED_PROFILES = {  # file stem -> (collection id, provider)
     "soil-taxonomy-usda": ("soil-taxonomy-usda", None),
     "ipcc-climate-zones": ("ipcc-climate-zones", None),
     "jrc-lpd": ("jrc-lpd", None),
+    "ghs-built-s": ("ghs-built-s", None),
+    "worldpop": ("worldpop", None),
 }
 
 
@@ -249,3 +251,10 @@ def test_degree_grids_compare_sizes_at_the_same_latitude(lat):
     coarse = GeoBox((100, 100), Affine(4 * deg, 0, 10.2, 0, -4 * deg, lat + 0.1), "EPSG:4326")
     assert _resampling("landcover", "map", item, profile, same) == "nearest"
     assert _resampling("landcover", "map", item, profile, coarse) == "mode"
+
+
+def test_a_band_cannot_be_both_categorical_and_extensive(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("collection: x\nbands: {population: p}\ncategorical: [population]\nextensive: [population]\n")
+    with pytest.raises(ProfileError, match="both categorical and extensive"):
+        _parse(path)

@@ -17,15 +17,18 @@ from catalog.demo.truth_15_1_1 import truth_15_1_1, zone_truth_15_1_1
 from catalog.demo.truth_15_2_1 import truth_15_2_1
 from catalog.demo.truth_15_3_1 import LandTruth, zone_masks
 from catalog.demo.truth_items import truth_items
+from catalog.demo.urban import Urban
+from catalog.demo.urban_collections import write_urban
 from catalog.demo.world import Design
 from catalog.demo.worldcover import worldcover_collection, write_worldcover
 from catalog.demo.zones import ZONES_FILE, Zones
 
-GENERATOR_VERSION = 4  # bump whenever any written file changes: is_current() then rebuilds old folders
+GENERATOR_VERSION = 5  # bump whenever any written file changes: is_current() then rebuilds old folders
 # 2: zones.gpkg and truth.json["zones"] (per-zone truth); every COG and STAC JSON as in 1
 # 3: the six SDG 15.3.1 collections on the LD grid and truth.json["sdg_15_3_1"] (and per zone); the S2 and
 #    WorldCover files and the earlier truth keys as in 2
 # 4: truth.json["sdg_15_2_1"] (and per zone): FAO's forest change rates of the 15.1.1 truth; files as in 3
+# 5: the SDG 11.3.1 collections ghs-built-s and worldpop (100 m UTM) and truth.json["sdg_11_3_1"] (and per zone)
 DEFAULT_SEED = 2016
 DEFAULT_DIR = Path(__file__).resolve().parent / "data"
 
@@ -38,7 +41,9 @@ def _write_catalog(design: Design, root: Path, final_dir: Path) -> None:
     zones = Zones(design)
     land = LandTruth(LandDegradation(design))
     land_collections = write_land_degradation(land.ld, land, root, href_root)
-    write_catalog(root, [s2_collection(s2_items), worldcover_collection(lc_items), *land_collections])
+    urban = Urban(design, zones)
+    write_catalog(root, [s2_collection(s2_items), worldcover_collection(lc_items), *land_collections,
+                         *write_urban(urban, root, href_root)])
     zones.write(root)
     land_zones = zone_masks(land.ld, zones)
     truth = {"generator": _generator_id(design.seed, design.layout.scale),
@@ -48,11 +53,14 @@ def _write_catalog(design: Design, root: Path, final_dir: Path) -> None:
              "items": truth_items(s2_items),
              "sdg_15_3_1": land.truth(land_zones)}
     truth["sdg_15_2_1"] = truth_15_2_1(truth["sdg_15_1_1"]["years"])
+    urban_truth = urban.truth()
+    truth["sdg_11_3_1"] = {k: v for k, v in urban_truth.items() if k != "zones"}
     truth["zones"] = {**zones.metadata(),
                       "sdg_15_1_1": zone_truth_15_1_1(design, zones, truth["sdg_15_1_1"]["years"]),
                       "sdg_6_6_1": zone_truth_6_6_1(design, zones, truth["sdg_6_6_1"]["years"]),
                       "sdg_15_3_1": land.zone_truth(land_zones, truth["sdg_15_3_1"]["by_period"])}
     truth["zones"]["sdg_15_2_1"] = {zone: truth_15_2_1(years) for zone, years in truth["zones"]["sdg_15_1_1"].items()}
+    truth["zones"]["sdg_11_3_1"] = urban_truth["zones"]
     (root / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 PACKAGES = (
     "pipeline.indicators.sdg6_6_1",
+    "pipeline.indicators.sdg11_3_1",
     "pipeline.indicators.sdg15_1_1",
     "pipeline.indicators.sdg15_2_1",
     "pipeline.indicators.sdg15_3_1",
