@@ -18,6 +18,7 @@ from kernels.degradation import (
 )
 from kernels.indices import normalized_difference
 from kernels.landcover import percentile_classes, transition_lookup
+from kernels.terrain import focal_range, slope_degrees
 from kernels.timeseries import mann_kendall, ols_slope, theil_sen, valid_count
 from kernels.water import (
     NO_OBSERVATION,
@@ -48,6 +49,7 @@ __all__ = [
     "class_area_sums",
     "classify_water",
     "float_key_histogram",
+    "focal_range",
     "mann_kendall",
     "mmu_filter",
     "nan_median",
@@ -58,6 +60,7 @@ __all__ = [
     "productivity_state",
     "productivity_trajectory",
     "ratio_to_zone_value",
+    "slope_degrees",
     "soc_stocks",
     "theil_sen",
     "transition_lookup",

@@ -21,9 +21,24 @@ from shapely.geometry.base import BaseGeometry
 _AREA_LATTICE = 32
 
 
-def make_geobox(aoi: BaseGeometry, crs: str, resolution: float) -> GeoBox:
-    """Pixel-aligned grid (edges on multiples of the resolution) covering the AOI."""
-    return GeoBox.from_geopolygon(Geometry(aoi, crs="EPSG:4326").to_crs(crs), resolution=resolution, crs=crs)
+def make_geobox(aoi: BaseGeometry, crs: str, resolution: float, margin_m: float = 0.0) -> GeoBox:
+    """Pixel-aligned grid (edges on multiples of the resolution) covering the AOI, and ``margin_m`` metres
+    more on every side (for rules that look that far around a pixel: the terrain within 7 km)."""
+    geom = Geometry(aoi, crs="EPSG:4326").to_crs(crs)
+    if margin_m > 0:
+        geom = Geometry(shapely.box(*geom.boundingbox), crs=crs).buffer(_in_crs_units(margin_m, geom), 0)
+    return GeoBox.from_geopolygon(geom, resolution=resolution, crs=crs)
+
+
+def _in_crs_units(metres: float, geom: Geometry) -> float:
+    """``metres`` as a length in the CRS's units, never shorter: on a geographic grid, degrees of longitude
+    at the AOI's latitude farthest from the equator (a degree of latitude is always longer)."""
+    crs = geom.crs
+    if crs is None or not crs.geographic:
+        return metres
+    b = geom.boundingbox
+    lat = min(max(abs(b.bottom), abs(b.top)), 89.0)
+    return metres / (111_320.0 * float(np.cos(np.radians(lat)))) * 1.01
 
 
 def _crs(box: GeoBox) -> CRS:
@@ -137,6 +152,26 @@ def _authalic_q(sin_phi: np.ndarray, e2: float) -> np.ndarray:
         return 2 * sin_phi
     e = np.sqrt(e2)
     return sin_phi / (1 - e2 * sin_phi**2) + np.log((1 + e * sin_phi) / (1 - e * sin_phi)) / (2 * e)
+
+
+def row_metres(box: GeoBox) -> tuple[float, np.ndarray]:
+    """(north-south, east-west per row) ground length in metres of one pixel: the grid's units on a projected
+    grid (their scale error, < 0.1 % on UTM, is left in); on a geographic one the ellipsoid's meridian radius
+    at the grid's centre latitude, and each row's parallel radius N cos(lat), times the pixel's angle."""
+    ny = box.shape[0]
+    a = box.affine
+    if not _crs(box).geographic:
+        return abs(a.e), np.full(ny, abs(a.a))
+    ellipsoid = pyproj.CRS(_crs(box).to_wkt()).ellipsoid
+    if ellipsoid is None:
+        raise ValueError(f"the grid's CRS {_crs(box)} has no ellipsoid: ground distances cannot be computed")
+    major, e2 = ellipsoid.semi_major_metre, 1 - (ellipsoid.semi_minor_metre / ellipsoid.semi_major_metre) ** 2
+    lat = np.radians(a.f + a.e * (np.arange(ny) + 0.5))
+    sin2 = np.sin(lat) ** 2
+    parallel = major / np.sqrt(1 - e2 * sin2) * np.cos(lat) * np.radians(abs(a.a))
+    mid = np.radians(a.f + a.e * ny / 2)
+    meridian = major * (1 - e2) / (1 - e2 * np.sin(mid) ** 2) ** 1.5 * np.radians(abs(a.e))
+    return float(meridian), parallel
 
 
 def smallest_pixel_area(geobox: GeoBox) -> float:

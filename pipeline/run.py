@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pystac
 import rasterio
+import shapely
 from odc.geo.geobox import GeoBox
 from shapely.geometry import mapping
 
@@ -88,12 +89,14 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     catalog = catalog or default_catalog()
     indicator = get_indicator(recipe.sdg)
     aoi = recipe.aoi.shape()
-    geobox = make_geobox(aoi, recipe.grid.crs, recipe.grid.resolution)
+    margin = indicator.margin_m(recipe.parameters) if indicator.margin_m is not None else 0.0
+    geobox = make_geobox(aoi, recipe.grid.crs, recipe.grid.resolution, margin)
+    search_area = aoi if not margin else shapely.box(*geobox.geographic_extent.boundingbox)
     zones = load_zones(recipe, geobox)
     first, last = recipe.periods.years
     cubes, inputs, read = {}, {}, []
     for name, spec in recipe.inputs.items():
-        items, profile, source = _find(name, spec, catalog, aoi, (first, last), policy)
+        items, profile, source = _find(name, spec, catalog, search_area, (first, last), policy)
         cubes[name] = _load(items, profile, spec, geobox, recipe.grid.chunk, policy, indicator.load_all_dates)
         used = [profile.asset(b) for b in spec.bands] + ([profile.asset(profile.mask.band)] if profile.mask else [])
         inputs[name] = provenance.input_record(source, items, used)

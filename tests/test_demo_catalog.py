@@ -44,10 +44,10 @@ from catalog.demo.atmosphere import (
 )
 from catalog.demo.layout import OVERLAP_X, TILE_X, TILE_Y, UNION_X, Layout, geodesic_cell_area
 from catalog.demo.ld_collections import LD_COLLECTIONS
-from catalog.demo.urban_collections import URBAN_COLLECTIONS
 from catalog.demo.ld_rules import mk_critical
 from catalog.demo.scenes import HEAVY_CLOUD_DATES, MONTHS, WET_MONTHS, YEARS
 from catalog.demo.sentinel2 import BANDS, BANDS_10M, S2_COLLECTION, SPECTRA
+from catalog.demo.urban_collections import URBAN_COLLECTIONS
 from catalog.demo.world import DARK_WATER, LAKE_CENTRE, LAKE_SEMI_AXES, PERMANENT_SCALE, SEASONAL_SCALE, Design
 from catalog.demo.worldcover import LC_COLLECTION
 from catalog.demo.zones import Zones
@@ -666,7 +666,8 @@ LD_LAYERS = ("trajectory", "state", "performance", "lpd", "productivity", "land_
 LD_ASSETS = {"modis-13Q1-061": {"250m_16_days_NDVI": ("int16", -3000), "250m_16_days_pixel_reliability": ("int8", -1)},
              "esa-cci-lc": {"lccs_class": ("uint8", 0)}, "soilgrids-ocs": {"ocs": ("int16", -32768)},
              "soil-taxonomy-usda": {"taxousda": ("uint8", 255)}, "ipcc-climate-zones": {"climate_zone": ("uint8", 0)},
-             "jrc-lpd": {"lpd": ("uint8", 0)}}
+             "jrc-lpd": {"lpd": ("uint8", 0)}, "cop-dem-glo-30": {"data": ("float32", None)}}
+WIDE = ("esa-cci-lc", "cop-dem-glo-30")  # on the 15.4.2 mountain grid (it holds the LD grid)
 MODIS_ID = re.compile(r"^MOD13Q1\.A20\d\d(001|097|193|289)\.h12v10\.061$")
 
 
@@ -703,7 +704,7 @@ def test_land_degradation_items_load_on_the_ld_grid_with_declared_types(built, l
     assert grid["crs"] == "EPSG:4326" and grid["resolution_deg"] == 1 / 2400
     assert all(abs(v * 2400 - round(v * 2400)) < 1e-6 for v in (grid["transform"][2], grid["transform"][5]))
     counts = {"modis-13Q1-061": 23 * 4, "esa-cci-lc": 24, "soilgrids-ocs": 1, "soil-taxonomy-usda": 1,
-              "ipcc-climate-zones": 1, "jrc-lpd": 3}
+              "ipcc-climate-zones": 1, "jrc-lpd": 3, "cop-dem-glo-30": 1}
     assert {c: len(v) for c, v in ld_items.items()} == counts
     for coll, coll_items in ld_items.items():
         profile = get_profile(coll, coll_items)
@@ -715,9 +716,10 @@ def test_land_degradation_items_load_on_the_ld_grid_with_declared_types(built, l
                 assert (band["data_type"], band["nodata"]) == (dtype, nodata)
                 common = next(b for b, k in profile.bands.items() if k == key)
                 assert (profile.dtype_of(common), profile.nodata_of(common)) == (dtype, nodata)
+                on = truth["sdg_15_4_2"]["grid"] if coll in WIDE else grid
                 with rasterio.open(_path(item.assets[key])) as src:
                     assert (src.dtypes[0], src.nodata) == (dtype, nodata)
-                    assert list(src.transform)[:6] == grid["transform"][:6] and list(src.shape) == grid["shape"]
+                    assert list(src.transform)[:6] == on["transform"][:6] and list(src.shape) == on["shape"]
     modis = ld_items["modis-13Q1-061"]
     assert all(MODIS_ID.match(it.id) for it in modis)
     ndvi = modis[0].assets["250m_16_days_NDVI"].extra_fields["raster:bands"][0]
@@ -801,7 +803,10 @@ def test_land_degradation_truth_equals_a_recount_from_the_files(ld_items, truth,
         n = valid.sum(0)
         with np.errstate(invalid="ignore"):
             annual[year] = np.where(n > 0, (ndvi * valid).sum(0) / np.maximum(n, 1) * 1e-4, np.nan)
-    cci = {int(it.id.split("-")[7]): _read(it, "lccs_class") for it in ld_items["esa-cci-lc"]}
+    wide, ld = truth["sdg_15_4_2"]["grid"], t["grid"]  # ESA CCI lies on the mountain grid: read the LD window
+    r0, c0 = (round((ld["transform"][i] - wide["transform"][i]) / ld["transform"][j]) for i, j in ((5, 4), (2, 0)))
+    window = (slice(r0, r0 + ld["shape"][0]), slice(c0, c0 + ld["shape"][1]))
+    cci = {int(it.id.split("-")[7]): _read(it, "lccs_class")[window] for it in ld_items["esa-cci-lc"]}
     lpd = {int(it.id[-4:]): _read(it, "lpd") for it in ld_items["jrc-lpd"]}
     periods = {2015: "baseline", 2019: "2016-2019", 2023: "2020-2023"}
     for patch in t["patches"]:

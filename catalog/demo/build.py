@@ -10,6 +10,7 @@ from pathlib import Path
 from catalog.demo.land_degradation import LandDegradation
 from catalog.demo.layout import DEFAULT_SCALE, GEO_CRS, Layout
 from catalog.demo.ld_collections import write_land_degradation
+from catalog.demo.mountains import Mountains
 from catalog.demo.sentinel2 import s2_collection, write_sentinel2
 from catalog.demo.stac import write_catalog
 from catalog.demo.truth_6_6_1 import truth_6_6_1, zone_truth_6_6_1
@@ -23,12 +24,14 @@ from catalog.demo.world import Design
 from catalog.demo.worldcover import worldcover_collection, write_worldcover
 from catalog.demo.zones import ZONES_FILE, Zones
 
-GENERATOR_VERSION = 5  # bump whenever any written file changes: is_current() then rebuilds old folders
+GENERATOR_VERSION = 6  # bump whenever any written file changes: is_current() then rebuilds old folders
 # 2: zones.gpkg and truth.json["zones"] (per-zone truth); every COG and STAC JSON as in 1
 # 3: the six SDG 15.3.1 collections on the LD grid and truth.json["sdg_15_3_1"] (and per zone); the S2 and
 #    WorldCover files and the earlier truth keys as in 2
 # 4: truth.json["sdg_15_2_1"] (and per zone): FAO's forest change rates of the 15.1.1 truth; files as in 3
 # 5: the SDG 11.3.1 collections ghs-built-s and worldpop (100 m UTM) and truth.json["sdg_11_3_1"] (and per zone)
+# 6: the SDG 15.4.2 DEM (cop-dem-glo-30) and esa-cci-lc grown to the mountain grid (the 15.3.1 window unchanged);
+#    truth.json["sdg_15_4_2"] (per zone inside it)
 DEFAULT_SEED = 2016
 DEFAULT_DIR = Path(__file__).resolve().parent / "data"
 
@@ -40,7 +43,8 @@ def _write_catalog(design: Design, root: Path, final_dir: Path) -> None:
     s2_items = write_sentinel2(design, root, href_root)
     zones = Zones(design)
     land = LandTruth(LandDegradation(design))
-    land_collections = write_land_degradation(land.ld, land, root, href_root)
+    mountains = Mountains(land.ld, zones)
+    land_collections = write_land_degradation(land.ld, land, mountains, root, href_root)
     urban = Urban(design, zones)
     write_catalog(root, [s2_collection(s2_items), worldcover_collection(lc_items), *land_collections,
                          *write_urban(urban, root, href_root)])
@@ -53,6 +57,7 @@ def _write_catalog(design: Design, root: Path, final_dir: Path) -> None:
              "items": truth_items(s2_items),
              "sdg_15_3_1": land.truth(land_zones)}
     truth["sdg_15_2_1"] = truth_15_2_1(truth["sdg_15_1_1"]["years"])
+    truth["sdg_15_4_2"] = mountains.truth()
     urban_truth = urban.truth()
     truth["sdg_11_3_1"] = {k: v for k, v in urban_truth.items() if k != "zones"}
     truth["zones"] = {**zones.metadata(),

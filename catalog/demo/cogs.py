@@ -13,7 +13,7 @@ COG_BLOCKSIZE = 256  # 400 px rasters -> 2x2 tiles and one overview level
 ZSTD_LEVEL = 6  # ~1 % larger than GDAL's default 9, ~30 % faster to write
 
 
-def write_cog(path: Path, data: np.ndarray, grid: Grid, nodata: float, categorical: bool) -> None:
+def write_cog(path: Path, data: np.ndarray, grid: Grid, nodata: float | None, categorical: bool) -> None:
     """One band as a ZSTD COG: predictor 2 and average overviews for reflectance,
     nearest overviews for class maps."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -25,13 +25,16 @@ from catalog.demo.land_degradation import (
     LandDegradation,
     composite_dates,
 )
-from catalog.demo.layout import GEO_CRS
+from catalog.demo.layout import GEO_CRS, Grid
+from catalog.demo.mountains import Mountains
 from catalog.demo.stac import EXT, cog_asset, collection
 from catalog.demo.truth_15_3_1 import NODATA, LandTruth
 
 MODIS, CCI, SOC, SOIL, CLIMATE, LPD = ("modis-13Q1-061", "esa-cci-lc", "soilgrids-ocs", "soil-taxonomy-usda",
                                        "ipcc-climate-zones", "jrc-lpd")
-LD_COLLECTIONS = (MODIS, CCI, SOC, SOIL, CLIMATE, LPD)
+DEM = "cop-dem-glo-30"
+DEM_NODATA = None  # as the profile: the DEM has no nodata value
+LD_COLLECTIONS = (MODIS, CCI, SOC, SOIL, CLIMATE, LPD, DEM)
 MODIS_TILE = (12, 10)  # the real sinusoidal tile h12v10 holds this AOI
 NDVI_KEY, RELIABILITY_KEY = "250m_16_days_NDVI", "250m_16_days_pixel_reliability"
 STATIC_DATE = datetime(2000, 1, 1, tzinfo=UTC)  # the SOC reference year; also dates the other static layers
@@ -52,19 +55,21 @@ def _classes(table: dict[int, str]) -> dict:
 class _Writer:
     """Writes the COGs of one collection and builds its items (hrefs under ``href_root``)."""
 
-    def __init__(self, ld: LandDegradation, root: Path, href_root: str, coll: str) -> None:
+    def __init__(self, ld: LandDegradation, root: Path, href_root: str, coll: str, grid: Grid | None = None,
+                 bounds: list[float] | None = None) -> None:
         self.ld, self.root, self.href_root, self.coll = ld, root, href_root, coll
+        self.grid, self.bounds = grid or ld.grid, bounds or ld.bounds  # the LD grid unless the items lie wider
 
-    def item(self, item_id: str, props: dict, assets: dict[str, tuple[np.ndarray, int, bool, str, dict]],
+    def item(self, item_id: str, props: dict, assets: dict[str, tuple[np.ndarray, float | None, bool, str, dict]],
              extensions: tuple[str, ...] = ("raster", "proj"), when: datetime | None = None) -> pystac.Item:
         """``assets``: key -> (data, nodata, categorical, title, band and extra fields)."""
-        bounds = self.ld.bounds
+        bounds = self.bounds
         item = pystac.Item(item_id, mapping(box(*bounds)), list(bounds), when, {**props, "proj:code": GEO_CRS},
                            stac_extensions=[EXT[k] for k in extensions])
         for key, (data, nodata, categorical, title, extra) in assets.items():
-            write_cog(self.root / self.coll / item_id / f"{key}.tif", data, self.ld.grid, nodata, categorical)
+            write_cog(self.root / self.coll / item_id / f"{key}.tif", data, self.grid, nodata, categorical)
             band = {"data_type": data.dtype.name, "nodata": nodata, **extra.pop("band", {})}
-            item.add_asset(key, cog_asset(f"{self.href_root}/{self.coll}/{item_id}/{key}.tif", title, self.ld.grid,
+            item.add_asset(key, cog_asset(f"{self.href_root}/{self.coll}/{item_id}/{key}.tif", title, self.grid,
                                           band, ["data"], **extra))
         return item
 
@@ -90,20 +95,22 @@ def _modis_items(w: _Writer) -> list[pystac.Item]:
     return items
 
 
-def _cci_items(w: _Writer) -> list[pystac.Item]:
+def _cci_items(w: _Writer, mountains: Mountains) -> list[pystac.Item]:
+    """On the mountain grid (it holds the LD grid): 15.3.1 reads its window, 15.4.2 the rest too."""
     items = []
     for year in LC_YEARS:
         version = "v2.0.7cds" if year <= 2015 else "v2.1.1"
         prefix = "ESACCI" if year <= 2015 else "C3S"
         props = {**_year(year), "esa_cci_lc:version": version}
         items.append(w.item(f"{prefix}-LC-L4-LCCS-Map-300m-P1Y-{year}-{version}", props, {
-            "lccs_class": (w.ld.landcover(year), LC_NODATA, True, "Land cover class (LCCS)", _classes(CCI_CLASSES))},
+            "lccs_class": (mountains.landcover(year), LC_NODATA, True, "Land cover class (LCCS)",
+                           _classes(CCI_CLASSES))},
             ("raster", "proj", "classification")))
     return items
 
 
-def _static_item(w: _Writer, item_id: str, key: str, data: np.ndarray, nodata: int, categorical: bool, title: str,
-                 extra: dict) -> list[pystac.Item]:
+def _static_item(w: _Writer, item_id: str, key: str, data: np.ndarray, nodata: float | None, categorical: bool,
+                 title: str, extra: dict) -> list[pystac.Item]:
     ext = ("raster", "proj", "classification") if "classification:classes" in extra else ("raster", "proj")
     return [w.item(item_id, {}, {key: (data, nodata, categorical, title, extra)}, ext, STATIC_DATE)]
 
@@ -131,8 +138,13 @@ DESCRIPTIONS = {
             "degree EPSG:4326 grid (the LD grid) so that the small AOI has enough pixels. Designed so that SDG "
             "15.3.1 has a known answer."),
     CCI: ("ESA Climate Change Initiative Land Cover Maps (synthetic demo)",
-          "Synthetic yearly ESA CCI land cover (LCCS classes) 2000-2023 on the demo's 1/2400 degree LD grid "
-          "(the real maps are 300 m)."),
+          "Synthetic yearly ESA CCI land cover (LCCS classes) 2000-2023 on the demo's 1/2400 degree grid "
+          "(the real maps are 300 m), over the 15.4.2 mountain AOI and its 7 km margin; the 15.3.1 AOI is its "
+          "western part."),
+    DEM: ("Copernicus DEM GLO-30 (synthetic demo)",
+          "Synthetic digital surface model (m) over the 15.4.2 mountain AOI and a 7 km margin on the demo's 1/2400 "
+          "degree grid (the real GLO-30 is 1 arc-second): terrain that varies with longitude only, so its UNEP-WCMC "
+          "mountain classes are known by construction."),
     SOC: ("SoilGrids soil organic carbon stock 0-30 cm (synthetic demo)",
           "Synthetic SOC stock 0-30 cm in t/ha (integers), the reference stock of the year 2000, with a no-data "
           "hole, on the demo's LD grid."),
@@ -147,15 +159,19 @@ DESCRIPTIONS = {
 }
 
 
-def write_land_degradation(ld: LandDegradation, truth: LandTruth, root: Path,
+def write_land_degradation(ld: LandDegradation, truth: LandTruth, mountains: Mountains, root: Path,
                            href_root: str) -> list[pystac.Collection]:
-    """Every COG of the six collections under ``root``, and the collections with their items."""
+    """Every COG of the six collections and the DEM under ``root``, and the collections with their items
+    (ESA CCI and the DEM on the mountain grid, the others on the LD grid)."""
     def writer(coll: str) -> _Writer:
-        return _Writer(ld, root, href_root, coll)
+        wide = coll in (CCI, DEM)
+        return _Writer(ld, root, href_root, coll, mountains.grid if wide else None, mountains.bounds if wide else None)
 
     make: dict[str, Callable[[], list[pystac.Item]]] = {
         MODIS: lambda: _modis_items(writer(MODIS)),
-        CCI: lambda: _cci_items(writer(CCI)),
+        CCI: lambda: _cci_items(writer(CCI), mountains),
+        DEM: lambda: _static_item(writer(DEM), "Copernicus_DSM_demo_mountains", "data", mountains.dem, DEM_NODATA,
+                                  False, "Digital surface model (m)", {"band": {"unit": "m"}}),
         SOC: lambda: _static_item(writer(SOC), "soilgrids-ocs-0-30cm", "ocs", ld.soc, SOC_NODATA, False,
                                   "SOC stock 0-30 cm (t/ha)", {"band": {"unit": "t/ha"}}),
         SOIL: lambda: _static_item(writer(SOIL), "soil-taxonomy-usda", "taxousda", ld.soil, SOIL_NODATA, True,

@@ -52,11 +52,15 @@ class Layer:
 
 @dataclass(frozen=True)
 class Areas:
-    """Area (m²) by zone x class of a uint8 class output (``signed``: an int8 one, classes -128..127)."""
+    """Area (m²) by zone x class of a uint8 class output (``signed``: an int8 one, classes -128..127).
+
+    ``weight``: a float output each pixel's area is multiplied by (1 / cos(slope) gives real-surface areas).
+    """
 
     name: str
     layer: str
     signed: bool = False
+    weight: str | None = None
 
 
 @dataclass(frozen=True)

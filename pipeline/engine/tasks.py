@@ -121,7 +121,8 @@ def _block_partial(r: Any, outputs: Mapping[str, np.ndarray], zones: np.ndarray,
     values = np.ascontiguousarray(outputs[r.layer])
     if isinstance(r, Areas):
         out = np.zeros((present.size, 256), np.float64)
-        kernels.zone_class_area_sums(values.view(np.uint8) if r.signed else values, local, area, out)
+        weighted = area if r.weight is None else np.ascontiguousarray(area * outputs[r.weight], np.float64)
+        kernels.zone_class_area_sums(values.view(np.uint8) if r.signed else values, local, weighted, out)
     elif isinstance(r, ValueSums):
         out = np.zeros((present.size, 4), np.float64)
         kernels.zone_value_sums(values, local, area, out)

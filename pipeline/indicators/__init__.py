@@ -28,6 +28,7 @@ PACKAGES = (
     "pipeline.indicators.sdg15_1_1",
     "pipeline.indicators.sdg15_2_1",
     "pipeline.indicators.sdg15_3_1",
+    "pipeline.indicators.sdg15_4_2",
 )
 
 
@@ -85,6 +86,7 @@ class Indicator:
     module: str  # defines ``plan(ctx: Context) -> Plan``
     check: Callable[[Any], str | None] | None = None  # the whole recipe's consistency: a message, or None
     load_all_dates: bool = False  # its tasks read every date of a block at once: load them as one chunk
+    margin_m: Callable[[Any], float] | None = None  # metres of grid beyond the AOI its neighbourhoods read
 
     def plan(self, ctx: Context) -> Plan:
         plan: Plan = importlib.import_module(self.module).plan(ctx)

@@ -209,7 +209,8 @@ def markdown(result: dict) -> str:
                 ("Recipes end to end: pipeline vs bare odc-stac + NumPy (part 4)", "end_to_end"),
                 ("Peak memory vs AOI size (part 5)", "memory_scaling"),
                 ("Zone membership: pixel centre vs fractional coverage (part 6)", "zones"),
-                ("SDG 15.3.1 productivity on a MODIS tile vs xarray/NumPy (part 7)", "degradation"))
+                ("SDG 15.3.1 productivity on a MODIS tile vs xarray/NumPy (part 7)", "degradation"),
+                ("SDG 15.4.2 local elevation range over a 7 km disc vs brute force (part 8)", "terrain"))
     for title, key in sections:
         rows = result.get(key)
         if not rows:
@@ -244,10 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
-    parser.add_argument("--only", choices=("all", "kernels", "e2e", "zones", "degradation"), default="all",
+    parser.add_argument("--only", choices=("all", "kernels", "e2e", "zones", "degradation", "terrain"), default="all",
                         help="kernels = parts 1-3, e2e = parts 4-5 (recipes end to end, memory vs AOI), "
                              "zones = part 6 (zone membership rules), degradation = part 7 (15.3.1 productivity "
-                             "on a MODIS tile); "
+                             "on a MODIS tile), terrain = part 8 (15.4.2 local elevation range, 7 km disc); "
                              "results of the other parts already in OUT/bench.json are kept")
     parser.add_argument("--scales", default=None,
                         help="comma-separated AOI area multiples for part 5 (default 1,4,16; --quick 1,4)")
@@ -303,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
 
         result["degradation"] = degradation.productivity_part(quick)
         result.setdefault("notes", {})["degradation"] = degradation.NOTE
+    if args.only in ("all", "terrain"):
+        from tests.benchmarks import terrain
+
+        result["terrain"] = terrain.terrain_part(quick)
+        result.setdefault("notes", {})["terrain"] = terrain.NOTE
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(result, indent=2))
     (args.out / "bench.md").write_text(markdown(result))
