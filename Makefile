@@ -10,13 +10,14 @@ ARGS ?=
 RUN ?=
 DEST ?= outputs/published
 
-.PHONY: install test lint bench indicator demo-catalog samples stac-server notebooks publish clean help
+.PHONY: install test lint bench indicator indicators demo-catalog samples stac-server notebooks publish clean help
 
 help:
 	@echo "make install                 venv + everything the project needs"
 	@echo "make test                    the test suite (builds the demo catalog in a temp dir)"
 	@echo "make lint                    ruff and mypy on pipeline, catalog, kernels (rules in pyproject.toml)"
 	@echo "make indicator SDG=15.1.1    run recipes/\$$SDG.yaml on the demo catalog (or CATALOG=URL|PATH)"
+	@echo "make indicators              all six recipes on the demo, per demo municipality, one summary line each"
 	@echo "make publish SDG=15.1.1 [RUN=<run-id>] DEST=dir|s3://bucket/prefix   publish a product (default: the latest run) as a verified, never-overwritten version"
 	@echo "make demo-catalog            (re)build the embedded demo catalog in catalog/demo/data"
 	@echo "make bench                   kernel benchmarks vs memory bandwidth and peers -> outputs/bench/"
@@ -64,6 +65,11 @@ samples:
 indicator:
 	@test -f recipes/$(SDG).yaml || { echo "no recipe recipes/$(SDG).yaml; available: $$(ls recipes | sed 's/.yaml//' | tr '\n' ' ')"; exit 2; }
 	$(PY) -m pipeline run recipes/$(SDG).yaml $(if $(CATALOG),--catalog $(CATALOG)) $(ARGS)
+
+DEMO_ZONES := --zones catalog/demo/data/zones.gpkg --zone-id code --zone-name name
+indicators:
+	$(PY) -c "from catalog.demo import ensure_demo_catalog; ensure_demo_catalog()"
+	$(PY) -m pipeline indicators $(if $(CATALOG),--catalog $(CATALOG),$(DEMO_ZONES)) $(ARGS)
 
 clean:
 	rm -rf outputs catalog/demo/data catalog/samples/data .pytest_cache

@@ -1,5 +1,6 @@
-"""Command line: ``python -m pipeline run RECIPE [--catalog ...] [--bbox ...] [--out ...]``
-and ``python -m pipeline publish RUN_DIR DEST [--endpoint-url ...]``.
+"""Command line: ``python -m pipeline run RECIPE [--catalog ...] [--bbox ...] [--out ...]``,
+``python -m pipeline indicators`` (every shipped recipe, one line each) and
+``python -m pipeline publish RUN_DIR DEST [--endpoint-url ...]``.
 
 Thin by design (like pystac-client's): parse, call the library, print one summary
 line, return an exit code. Known failures print what went wrong and how to fix it.
@@ -70,6 +71,13 @@ def parser() -> argparse.ArgumentParser:
                      help="carbon intensity of the electricity, gCO2e/kWh, for the run's CO2e footprint "
                           f"(default: {DEFAULT_GRID_INTENSITY:g}, the world average per the IEA)")
     sub.add_parser("list", help="list the registered indicators")
+    every = sub.add_parser("indicators", help="run recipes/<sdg>.yaml of every registered indicator, one line each")
+    every.add_argument("--recipes", type=Path, default=Path("recipes"), help="folder of <sdg>.yaml recipes")
+    every.add_argument("--catalog", help="STAC API URL or static catalog path (default: the embedded demo catalog)")
+    every.add_argument("--zones", metavar="FILE", help="report per zone too (as for run)")
+    every.add_argument("--zone-id", metavar="FIELD", help="field holding each zone's unique id")
+    every.add_argument("--zone-name", metavar="FIELD", help="field holding each zone's name")
+    every.add_argument("--out", type=Path, default=Path("outputs"), help="output root (default: outputs)")
     pub = sub.add_parser("publish", help="publish a product as an immutable, verified version of a STAC catalog",
                          description="Upload RUN_DIR to DEST/<series>/v<N>/, verify every file (sha256), write "
                                      "its manifest last, and update DEST/catalog.json and the series collection. "
@@ -101,6 +109,42 @@ def publish_command(args: argparse.Namespace) -> int:
              else "already published, nothing uploaded")
     print(f"{result.series} v{result.version} -> {result.url} ({state})")
     return 0
+
+
+def indicators_command(args: argparse.Namespace) -> int:
+    """``indicators``: each registered indicator's shipped recipe in turn; a failure is reported and the rest
+    still run (exit 1 if any failed)."""
+    import warnings
+
+    with _gc_paused(freeze=True):
+        from pipeline.indicators import available
+        from pipeline.recipe import load_recipe
+        from pipeline.run import run
+
+        codes = available()
+    failed = 0
+    for code in sorted(codes, key=lambda c: tuple(int(p) for p in c.split("."))):
+        path = args.recipes / f"{code}.yaml"
+        try:
+            recipe = load_recipe(path)
+            if args.zones or args.zone_id or args.zone_name:
+                recipe = recipe.with_zones(_zones_spec(args, recipe))
+            with warnings.catch_warnings(record=True) as caught:  # the run's own filters stay in force
+                result = run(recipe, catalog=args.catalog, out=args.out, progress=False)
+        except USER_ERRORS as exc:
+            failed += 1
+            print(f"{code:<7} error: {redact(str(exc))}")
+            continue
+        except KeyboardInterrupt:
+            print("interrupted: the running indicator wrote nothing", file=sys.stderr)
+            return 130
+        cost = result.footprint
+        spent = (f"{cost.wall_s:.1f} s, peak {cost.peak_memory_bytes / 2**20:.0f} MiB"
+                 if cost is not None and cost.peak_memory_bytes else "")
+        ours = {str(w.message) for w in caught if issubclass(w.category, UserWarning)}
+        notes = f", {len(ours)} warning{'s' if len(ours) != 1 else ''}: {' | '.join(sorted(ours))}" if ours else ""
+        print(f"{code:<7} {result.headline} [{spent}{notes}] -> {result.path}")
+    return 1 if failed else 0
 
 
 def _zones_spec(args: argparse.Namespace, recipe):
@@ -140,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "publish":
         return publish_command(args)
+    if args.command == "indicators":
+        return indicators_command(args)
     with _gc_paused(freeze=True):
         from pipeline.indicators import available
         from pipeline.recipe import load_recipe

@@ -247,3 +247,25 @@ def test_runs_started_in_the_same_second_never_share_an_id_or_a_staging_director
         second.__exit__(None, None, None)  # the second must not replace or mix into it
     assert (final / "a.txt").read_text() == "first" and not (final / "b.txt").exists()
     assert sorted(p.name for p in final.parent.iterdir()) == ["same-id"]  # the loser left nothing
+
+
+def test_indicators_runs_every_recipe_and_reports_each_on_one_line(demo_catalog, tmp_path):
+    """Two recipes present, four missing: two result lines, four error lines naming the missing file, exit 1."""
+    from pipeline.indicators import available
+
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    for sdg in ("11.3.1", "15.2.1"):
+        (recipes / f"{sdg}.yaml").write_text((ROOT / "recipes" / f"{sdg}.yaml").read_text())
+    done = subprocess.run([sys.executable, "-m", "pipeline", "indicators", "--recipes", str(recipes), "--catalog",
+                           demo_catalog, "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT)
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == len(available()) == 6, done.stdout + done.stderr
+    by_code = {line.split()[0]: line for line in lines}
+    assert set(by_code) == set(available())
+    for sdg in ("11.3.1", "15.2.1"):
+        assert " -> " in by_code[sdg] and "error" not in by_code[sdg]
+        assert (tmp_path / "out" / sdg).is_dir()
+    for sdg in set(available()) - {"11.3.1", "15.2.1"}:
+        assert f"error: {recipes / sdg}.yaml: cannot read recipe" in by_code[sdg]
+    assert "Traceback" not in done.stderr
