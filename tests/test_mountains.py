@@ -159,3 +159,25 @@ def test_a_land_cover_class_missing_from_the_table_is_named(demo_catalog, tmp_pa
                                       "  land_cover_table: {10: 2, 50: 4, 130: 3, 120: 5, 150: 7, 200: 8}\n  #")
     with pytest.raises(DataError, match=r"classes \[190, 210\] that the SEEA table lacks"):
         _run(recipe_from_text(text, source="r.yaml"), demo_catalog, tmp_path)
+
+
+def test_mgci_per_bioclimatic_belt_from_a_belt_layer(demo_catalog, design, tmp_path):
+    """A belt GeoTIFF on the demo grid (by elevation here): MGCI per belt equals the design's recount."""
+    import rasterio
+
+    belt = np.select([design.dem >= 4500, design.dem >= 3500, design.dem >= 1000], [1, 2, 3], 4).astype(np.uint8)
+    path = tmp_path / "belts.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=design.grid.width, height=design.grid.height, count=1,
+                       dtype="uint8", crs=design.grid.crs, transform=design.grid.transform, nodata=0) as dst:
+        dst.write(belt, 1)
+    text = RECIPE.read_text().replace("inputs:\n", f"inputs:\n  belts:\n    file: {path}\n    bands: [belt]\n")
+    text = text.replace("area: planimetric", "area: planimetric\n  belts: true")
+    got = _run(recipe_from_text(text, source="r.yaml"), demo_catalog, tmp_path / "out").table
+    seea = design.seea(2021)
+    mountain = design.inside & (design.classes > 0) & (seea > 0)
+    green = np.isin(seea, (2, 3, 4, 5, 6))
+    for b, name in ((1, "nival"), (2, "alpine"), (3, "montane"), (4, "remaining_mountain_area")):
+        part = mountain & (belt == b)
+        expected = design.area[part & green].sum() / design.area[part].sum() * 100 if part.any() else np.nan
+        value = tables.value(got, f"mgci_belt_{name}", "2021")
+        assert (np.isnan(value) and np.isnan(expected)) or value == pytest.approx(expected, rel=1e-9), name
