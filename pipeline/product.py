@@ -2,7 +2,8 @@
 
 Everything is written into a hidden ``.<run-id>.<random>.partial`` sibling and renamed into
 place only when complete; any failure or interrupt removes the partial directory,
-so ``outputs/`` never holds a half-written product.
+so ``outputs/`` never holds a half-written product (a killed run's is swept by the next run:
+``pipeline.staging``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pystac
 import xarray as xr
 from shapely.geometry import mapping
 
-from pipeline import engine, memory, quicklook, report, tables
+from pipeline import engine, memory, quicklook, report, staging, tables
 from pipeline.checksums import array_checksums
 from pipeline.engine import Built
 from pipeline.footprint import Footprint
@@ -51,6 +52,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     # a directory of this process's own: another run of the same id cannot write into it
     partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    staging.lock(partial)  # a later run removes it only once this process is gone
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         yield partial
@@ -67,6 +69,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
             final.parent.rmdir()
         raise
     finally:
+        staging.release(partial)
         signal.signal(signal.SIGTERM, previous)
 
 

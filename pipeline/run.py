@@ -24,7 +24,7 @@ from catalog.load import load_cube
 from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
-from pipeline import engine, footprint, memory, product, provenance
+from pipeline import engine, footprint, memory, product, provenance, staging
 from pipeline.grid import aoi_in_crs, make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.layers import product_layer
@@ -109,6 +109,8 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
                                                      chunk=recipe.grid.chunk), product_layer)
     run_id = run_id or new_run_id(started, recipe)
     built.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id, zones))
+    for stale in staging.sweep(Path(out)):
+        print(f"removed {stale}: the staging directory of a run that no longer runs", file=sys.stderr)
     final = Path(out) / recipe.sdg / run_id
     with product.atomic_directory(final) as partial:
         with reliability.capture_read_failures() as failures:

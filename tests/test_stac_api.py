@@ -15,6 +15,8 @@ import pytest
 import xarray as xr
 from shapely.geometry import Point, Polygon, box
 
+from catalog.demo.ld_collections import LD_COLLECTIONS
+from catalog.demo.urban_collections import URBAN_COLLECTIONS
 from catalog.search import NoItemsFound, SearchRequest, search
 from catalog.stac_server import StacServerError, local_stac_api, postgres_binaries
 from pipeline.recipe import load_recipe
@@ -74,8 +76,7 @@ def client_ids(client, **kw) -> list[str]:
 
 
 def test_api_serves_the_demo_collections(client):
-    assert {c.id for c in client.get_collections()} == {S2, LC, "modis-13Q1-061", "esa-cci-lc", "soilgrids-ocs",
-                                                       "soil-taxonomy-usda", "ipcc-climate-zones", "jrc-lpd"}
+    assert {c.id for c in client.get_collections()} == {S2, LC, *LD_COLLECTIONS, *URBAN_COLLECTIONS}
     for conformance in ("ITEM_SEARCH", "FILTER"):
         assert client.conforms_to(conformance)
 
