@@ -20,13 +20,14 @@ from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
 from shapely.geometry import box, mapping
 
+from catalog.errors import SdgcubeError
 from catalog.profiles import Profile
 
 STATIC_YEAR = 1970  # the date of a file given without a year (a layer valid for every period)
 ASSET = "data"
 
 
-class RasterFileError(ValueError):
+class RasterFileError(SdgcubeError, ValueError):
     """A local raster that cannot be used as an input; the message says which and how to fix it."""
 
 

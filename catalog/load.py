@@ -33,6 +33,7 @@ from odc.loader import RioDriver, RioReader
 from pyproj import CRS
 from shapely.geometry import box as shapely_box, shape
 
+from catalog.errors import SdgcubeError
 from catalog.profiles import MaskRule, Profile, ProfileError, required_assets, select_profile
 from catalog.reliability import protect_logs, redact, strip_token
 
@@ -40,11 +41,11 @@ __all__ = ["AssetError", "AssetGrid", "Cube", "GridError", "SigningRioDriver", "
            "load_cube", "strip_token", "to_reflectance"]
 
 
-class AssetError(LookupError):
+class AssetError(SdgcubeError, LookupError):
     """An item lacks an asset, or carries metadata the loader cannot use."""
 
 
-class GridError(ValueError):
+class GridError(SdgcubeError, ValueError):
     """No single target grid follows from the items: the recipe must name one."""
 
 

@@ -25,6 +25,8 @@ from typing import Any
 import pystac
 import yaml
 
+from catalog.errors import SdgcubeError
+
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
 _REQUIRED = {"collection", "bands"}
@@ -32,7 +34,7 @@ _OPTIONAL = {"provider", "default", "match", "categorical", "extensive", "nodata
              "cloud_cover_property", "groupby", "sign"}
 
 
-class ProfileError(ValueError):
+class ProfileError(SdgcubeError, ValueError):
     """A collection or band the profiles do not describe, or a malformed profile file."""
 
 

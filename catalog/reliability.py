@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from catalog.errors import SdgcubeError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -45,7 +47,7 @@ ODC_READ_LOGGER = "odc.loader._rio"
 # ---------------------------------------------------------------- errors
 
 
-class RetryError(LookupError):
+class RetryError(SdgcubeError, LookupError):
     """An operation that kept failing transiently until the retry policy gave up.
 
     A LookupError (like NoItemsFound) so the CLI reports it as a user-facing error.
@@ -57,7 +59,7 @@ class RetryError(LookupError):
         super().__init__(f"{what}: {attempts} {plural} failed, last: {reason}")
 
 
-class AssetReadError(LookupError):
+class AssetReadError(SdgcubeError, LookupError):
     """An asset of an input item that could not be read (the message names item, asset and href)."""
 
     def __init__(self, message: str, *, input_name: str | None = None, item_id: str | None = None,

@@ -24,10 +24,15 @@ from pystac.stac_io import DefaultStacIO
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from catalog.errors import SdgcubeError
 from catalog.reliability import DEFAULT_POLICY, RetryPolicy, protect_logs, strip_token, with_retries
 
 
-class NoItemsFound(LookupError):
+class CatalogNotFound(SdgcubeError, FileNotFoundError):
+    """No STAC catalog at the path or URL given."""
+
+
+class NoItemsFound(SdgcubeError, LookupError):
     """A search that matched nothing; the message names collection, AOI and dates."""
 
 
@@ -146,16 +151,16 @@ def _search_static(path: str, request: SearchRequest) -> list[pystac.Item]:
         try:
             root = pystac.read_file(href, stac_io=FsspecStacIO())
         except FileNotFoundError:
-            raise FileNotFoundError(f"no STAC catalog at {href}: check the URL, and AWS_ENDPOINT_URL for "
+            raise CatalogNotFound(f"no STAC catalog at {href}: check the URL, and AWS_ENDPOINT_URL for "
                                     "an S3-compatible server") from None
     else:
         root_file = _catalog_file(path)
         if not root_file.exists():
-            raise FileNotFoundError(f"no STAC catalog at {root_file}: pass --catalog a STAC API URL, "
+            raise CatalogNotFound(f"no STAC catalog at {root_file}: pass --catalog a STAC API URL, "
                                     "a catalog.json path, or run `make demo-catalog`")
         root = pystac.read_file(str(root_file))
     if not isinstance(root, pystac.Catalog):  # a Collection is a Catalog
-        raise FileNotFoundError(f"no STAC catalog at {path}: it is a {type(root).__name__}; pass a catalog "
+        raise CatalogNotFound(f"no STAC catalog at {path}: it is a {type(root).__name__}; pass a catalog "
                                 "(or collection) JSON or its directory")
     return [item for item in root.get_items(recursive=True) if _matches(item, request)]
 

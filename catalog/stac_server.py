@@ -36,6 +36,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from catalog.errors import SdgcubeError
+
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
@@ -50,7 +52,7 @@ _INSTALL_HINT = ("run `make install` (it installs postgresql, postgresql-15-post
                  "postgresql-contrib, and the Python packages of the stac extra in pyproject.toml)")
 
 
-class StacServerError(RuntimeError):
+class StacServerError(SdgcubeError, RuntimeError):
     """The local STAC API could not be set up; the message says which step and why."""
 
 
@@ -126,7 +128,7 @@ def catalog_records(static_catalog: str | Path) -> tuple[list[dict[str, Any]], l
 
     root_file = _catalog_file(static_catalog)
     if not root_file.exists():
-        raise FileNotFoundError(f"no STAC catalog at {root_file}: pass a catalog.json path or its directory")
+        raise StacServerError(f"no STAC catalog at {root_file}: pass a catalog.json path or its directory")
     root = pystac.read_file(str(root_file))
     if not isinstance(root, pystac.Catalog):
         raise StacServerError(f"{root_file} is a {type(root).__name__}, not a catalog or collection")

@@ -38,18 +38,15 @@ def _gc_paused(*, freeze: bool = False) -> Iterator[None]:
 
 
 with _gc_paused():
-    from catalog.files import RasterFileError
-    from catalog.load import AssetError
-    from catalog.profiles import ProfileError
+    from catalog.errors import SdgcubeError
     from catalog.reliability import redact
-    from catalog.search import NoItemsFound
     from pipeline.footprint import DEFAULT_GRID_INTENSITY
-    from pipeline.indicators import DataError
     from pipeline.schema import RecipeError
-    from pipeline.zones import ZonesError
 
-USER_ERRORS = (RecipeError, ZonesError, RasterFileError, DataError, NoItemsFound, AssetError, ProfileError,
-               FileNotFoundError, FileExistsError, LookupError)
+# The only failures shown as a tidy one-line error: any other exception is a bug, shown with its traceback
+USER_ERRORS = (SdgcubeError,)
+BUG_REPORT = ("this is a bug in sdgcube, not in your input: please report it with the traceback above, the command "
+              "and the recipe")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -135,6 +132,11 @@ def indicators_command(args: argparse.Namespace) -> int:
             failed += 1
             print(f"{code:<7} error: {redact(str(exc))}")
             continue
+        except Exception as exc:  # noqa: BLE001 - a bug in one indicator: reported, the others still run
+            failed += 1
+            _bug()
+            print(f"{code:<7} bug: {type(exc).__name__} (traceback on stderr)")
+            continue
         except KeyboardInterrupt:
             print("interrupted: the running indicator wrote nothing", file=sys.stderr)
             return 130
@@ -145,6 +147,15 @@ def indicators_command(args: argparse.Namespace) -> int:
         notes = f", {len(ours)} warning{'s' if len(ours) != 1 else ''}: {' | '.join(sorted(ours))}" if ours else ""
         print(f"{code:<7} {result.headline} [{spent}{notes}] -> {result.path}")
     return 1 if failed else 0
+
+
+def _bug() -> int:
+    """Print the current exception's traceback (tokens removed) and how to report it; exit status 70."""
+    import traceback
+
+    print(redact(traceback.format_exc()).rstrip(), file=sys.stderr)
+    print(BUG_REPORT, file=sys.stderr)
+    return 70
 
 
 def _zones_spec(args: argparse.Namespace, recipe):
@@ -207,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 - a bug: shown as one, never as a tidy error
+        return _bug()
     print(f"SDG {recipe.sdg} {result.headline} -> {result.path}")
     if result.footprint is not None:  # stderr: stdout's last line stays the result a script parses
         print(result.footprint.summary(), file=sys.stderr)

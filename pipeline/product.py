@@ -26,6 +26,7 @@ import pystac
 import xarray as xr
 from shapely.geometry import mapping
 
+from catalog.errors import SdgcubeError
 from pipeline import engine, memory, quicklook, report, staging, tables
 from pipeline.checksums import array_checksums
 from pipeline.engine import Built
@@ -44,15 +45,32 @@ ITEM_EXTENSIONS = (
 )
 
 
+class OutputError(SdgcubeError, OSError):
+    """The output root cannot hold a product (not a folder, not writable, full)."""
+
+
+class ProductExistsError(SdgcubeError, FileExistsError):
+    """A product's final directory is taken: products are never overwritten."""
+
+
 @contextlib.contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``final`` only if the block succeeds."""
     if final.exists():
-        raise FileExistsError(f"{final} exists already; products are never overwritten")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    # a directory of this process's own: another run of the same id cannot write into it
-    partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
-    staging.lock(partial)  # a later run removes it only once this process is gone
+        raise ProductExistsError(f"{final} exists already; products are never overwritten")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # a directory of this process's own: another run of the same id cannot write into it
+        partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write a product under {final.parent}: {exc.strerror or exc}",
+                          hint="give --out a writable folder (not a file), e.g. --out outputs") from None
+    try:
+        staging.lock(partial)  # a later run removes it only once this process is gone
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise OutputError(f"cannot write in {final.parent}: {exc.strerror or exc}",
+                          hint="free space or choose another --out") from None
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         yield partial
@@ -61,7 +79,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         except OSError as exc:
             if not final.exists():
                 raise
-            raise FileExistsError(f"{final} was written by another run while this one ran; products are never "
+            raise ProductExistsError(f"{final} was written by another run while this one ran; products are never "
                                   "overwritten: run again for a new run id") from exc
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

@@ -48,6 +48,7 @@ import pystac
 import xarray as xr
 from fsspec.core import url_to_fs
 
+from catalog.errors import SdgcubeError
 from pipeline.checksums import array_checksums, sha256_bytes, sha256_file
 from pipeline.product import ITEM, ZARR, ZARR_OPEN_KWARGS
 
@@ -66,7 +67,7 @@ PROCESSOR = {"name": "sdgcube", "roles": ["processor"],
 _VERSION = re.compile(r"^v([1-9][0-9]*)$")
 
 
-class PublishError(Exception):
+class PublishError(SdgcubeError):
     """Publishing failed; the message says what, where and how to fix it."""
 
 

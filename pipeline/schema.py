@@ -13,8 +13,10 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from catalog.errors import SdgcubeError
 
-class RecipeError(ValueError):
+
+class RecipeError(SdgcubeError, ValueError):
     """A recipe that cannot be used; the message says where and how to fix it."""
 
 

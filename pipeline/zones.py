@@ -20,10 +20,12 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from catalog.errors import SdgcubeError
+
 MAX_ZONES = 65534  # the zone-index layer is uint16 with 65535 outside the AOI
 
 
-class ZonesError(ValueError):
+class ZonesError(SdgcubeError, ValueError):
     """A zones file that cannot be used; the message names the file and the fix."""
 
 

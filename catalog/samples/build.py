@@ -24,6 +24,8 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 from shapely.geometry import box, mapping
 
+from catalog.errors import SdgcubeError
+
 DEFAULT_DIR = Path(__file__).resolve().parent / "data"
 PACKAGES = ("r-cran-stars", "r-cran-satellite")
 SITE = Path("usr/lib/R/site-library")
@@ -65,7 +67,7 @@ SCENES = (
 )
 
 
-class SamplesError(RuntimeError):
+class SamplesError(SdgcubeError, RuntimeError):
     """The Debian packages could not be fetched or unpacked."""
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from catalog.errors import SdgcubeError
+
 if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
@@ -32,7 +34,7 @@ PACKAGES = (
 )
 
 
-class DataError(ValueError):
+class DataError(SdgcubeError, ValueError):
     """Input data the recipe does not describe (a land-cover class missing from its legend table):
     the message names the values and the recipe key to fix."""
 

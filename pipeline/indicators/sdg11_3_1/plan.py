@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 from pipeline.engine import Areas, Layer, Period, Step, ValueSums
-from pipeline.indicators import Context, Legend, Plan
+from pipeline.indicators import Context, DataError, Legend, Plan
 from pipeline.indicators.sdg11_3_1.parameters import Parameters, required_inputs
 from pipeline.indicators.sdg11_3_1.science import UNKNOWN, UrbanRule, urban_block
 from pipeline.indicators.sdg11_3_1.table import headline, table
@@ -47,7 +47,7 @@ def _common_years(ctx: Context) -> list[int]:
         warnings.warn(f"SDG 11.3.1: years {one_only} have only one of built-up and population; they are left out",
                       stacklevel=2)
     if len(years) < 2:
-        raise LookupError(f"SDG 11.3.1 needs built-up and population for two years within {wanted[0]}-{wanted[-1]}; "
+        raise DataError(f"SDG 11.3.1 needs built-up and population for two years within {wanted[0]}-{wanted[-1]}; "
                           f"found both for {years or 'none'}: widen periods.years or add items")
     return years
 

@@ -9,7 +9,7 @@ from odc.geo.geobox import GeoBox
 import kernels
 from pipeline.engine import Areas, Layer, Period, Step
 from pipeline.grid import smallest_pixel_area
-from pipeline.indicators import Context, Legend, Plan
+from pipeline.indicators import Context, DataError, Legend, Plan
 from pipeline.indicators.sdg15_1_1.legend import (
     COLOURS,
     FOREST_CLASSES,
@@ -51,7 +51,7 @@ def forest_step(params: Parameters, years: list[int], geobox: GeoBox) -> Step:
 def years_with_data(present: list[int], years: list[int]) -> list[int]:
     found = [y for y in years if y in set(present)]
     if not found:
-        raise LookupError(f"no land-cover items for any of the years {years[0]}-{years[-1]}")
+        raise DataError(f"no land-cover items for any of the years {years[0]}-{years[-1]}")
     missing = [y for y in years if y not in set(present)]
     if missing:
         warnings.warn(f"no land-cover items for years {missing}; they are left out of the table", stacklevel=2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.indicators import Context, Legend, Plan
+from pipeline.indicators import Context, DataError, Legend, Plan
 from pipeline.indicators.sdg15_1_1.legend import COLOURS, FOREST_CLASSES
 from pipeline.indicators.sdg15_1_1.plan import forest_step, years_with_data
 from pipeline.indicators.sdg15_2_1.parameters import Parameters
@@ -14,7 +14,7 @@ def plan(ctx: Context) -> Plan:
     cube = ctx.cubes["landcover"].data
     years = years_with_data([int(y) for y in cube["time"].dt.year.values], ctx.recipe.periods.all_years())
     if len(years) < 2:
-        raise LookupError(f"a change rate needs land cover for two years; only {years} have items: widen "
+        raise DataError(f"a change rate needs land cover for two years; only {years} have items: widen "
                           "periods.years or add land-cover items")
     return Plan(steps=(forest_step(params, years, ctx.geobox),), table=lambda stats: table(stats, params),
                 headline=headline,

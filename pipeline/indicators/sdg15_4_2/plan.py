@@ -11,7 +11,7 @@ import numpy as np
 
 from pipeline.engine import Areas, Distinct, Layer, Period, Step
 from pipeline.grid import row_metres
-from pipeline.indicators import Context, Legend, Plan
+from pipeline.indicators import Context, DataError, Legend, Plan
 from pipeline.indicators.sdg15_4_2.legends import (
     GREEN_CLASSES,
     GREEN_COLOURS,
@@ -85,10 +85,10 @@ def _check_years(ctx: Context, params: Parameters) -> None:
     have = {int(y) for y in ctx.cubes["landcover"].data["time"].dt.year.values}
     missing = [y for y in params.years if y not in have]
     if missing:
-        raise LookupError(f"SDG 15.4.2 reads land cover of {list(params.years)} (baseline and reporting_years) but "
+        raise DataError(f"SDG 15.4.2 reads land cover of {list(params.years)} (baseline and reporting_years) but "
                           f"there are no land-cover items for {missing}: add them or change the parameters")
     if ctx.cubes["dem"].data.sizes["time"] != 1:
-        raise LookupError(f"inputs.dem found {ctx.cubes['dem'].data.sizes['time']} dates; a DEM is one surface: "
+        raise DataError(f"inputs.dem found {ctx.cubes['dem'].data.sizes['time']} dates; a DEM is one surface: "
                           "narrow the search (one item, or tiles of one date)")
 
 

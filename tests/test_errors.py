@@ -1,0 +1,66 @@
+"""One base class for the failures a user can fix; anything else is a bug and is shown as one."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catalog.errors import SdgcubeError
+from catalog.files import RasterFileError
+from catalog.load import AssetError, GridError
+from catalog.profiles import ProfileError
+from catalog.reliability import AssetReadError, RetryError
+from catalog.samples.build import SamplesError
+from catalog.search import CatalogNotFound, NoItemsFound
+from catalog.stac_server import StacServerError
+from pipeline import cli
+from pipeline.indicators import DataError
+from pipeline.product import OutputError, ProductExistsError
+from pipeline.publish import PublishError
+from pipeline.schema import RecipeError
+from pipeline.zones import ZonesError
+
+ROOT = Path(__file__).parents[1]
+USER_FACING = (RasterFileError, AssetError, GridError, ProfileError, AssetReadError, RetryError, SamplesError,
+               CatalogNotFound, NoItemsFound, StacServerError, DataError, OutputError, ProductExistsError,
+               PublishError, RecipeError, ZonesError)
+
+
+@pytest.mark.parametrize("error", USER_FACING, ids=lambda e: e.__name__)
+def test_every_user_facing_error_is_an_sdgcube_error(error):
+    assert issubclass(error, SdgcubeError)
+
+
+def test_the_hint_follows_the_message():
+    assert str(SdgcubeError("grid.crs is unknown", hint="use e.g. EPSG:32721")) == \
+        "grid.crs is unknown; use e.g. EPSG:32721"
+
+
+def test_a_bug_is_a_traceback_with_a_report_line_never_a_tidy_error(monkeypatch, capsys):
+    import pipeline.run
+
+    def broken(*args, **kwargs):
+        return {}["a key an indicator forgot"]  # a KeyError is a LookupError: it used to print as "error: ..."
+
+    monkeypatch.setattr(pipeline.run, "run", broken)
+    code = cli.main(["run", str(ROOT / "recipes" / "15.1.1.yaml"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 70
+    assert "Traceback (most recent call last)" in err and "KeyError" in err and cli.BUG_REPORT in err
+    assert not err.startswith("error:")
+
+
+@pytest.mark.parametrize("out", ["a-file", "/proc/sdgcube-out"])  # /proc: not writable, even by root
+def test_an_output_root_that_cannot_hold_products_is_one_line(demo_catalog, tmp_path, out):
+    target = tmp_path / out
+    if out == "a-file":
+        target.write_text("not a folder")
+    before = sorted(tmp_path.rglob("*"))
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run", str(ROOT / "recipes" / "11.3.1.yaml"),
+                           "--catalog", demo_catalog, "--out", str(target), "--no-progress"],
+                          capture_output=True, text=True, cwd=ROOT)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: cannot write a product under") and "give --out a writable folder" in lines[0]
+    assert sorted(tmp_path.rglob("*")) == before
