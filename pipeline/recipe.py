@@ -74,6 +74,8 @@ class Grid:
     crs: str
     resolution: float
     chunk: int = 1024
+    max_blocks: int = 250_000  # spatial blocks: a larger grid is refused before anything is read
+    max_memory_gib: float | None = None  # what the tasks running at once may hold (default: half the RAM)
 
     def __post_init__(self) -> None:
         try:
@@ -84,6 +86,10 @@ class Grid:
             raise ValueError(f"resolution must be a finite number > 0 (in CRS units); got {self.resolution}")
         if not 64 <= self.chunk <= 8192:
             raise ValueError(f"chunk must be within 64..8192 pixels; got {self.chunk}")
+        if self.max_blocks < 1:
+            raise ValueError(f"max_blocks must be >= 1; got {self.max_blocks}")
+        if self.max_memory_gib is not None and not (math.isfinite(self.max_memory_gib) and self.max_memory_gib > 0):
+            raise ValueError(f"max_memory_gib must be a number > 0 (GiB); got {self.max_memory_gib}")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import warnings
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import dask
 import pandas as pd
 import pystac
 import rasterio
@@ -24,7 +26,7 @@ from catalog.load import load_cube
 from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
-from pipeline import engine, footprint, memory, product, provenance, staging
+from pipeline import engine, footprint, guard, memory, product, provenance, staging
 from pipeline.grid import aoi_in_crs, make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.layers import product_layer
@@ -91,6 +93,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     aoi = recipe.aoi.shape()
     margin = indicator.margin_m(recipe.parameters) if indicator.margin_m is not None else 0.0
     geobox = make_geobox(aoi, recipe.grid.crs, recipe.grid.resolution, margin)
+    size = guard.check_grid(geobox, recipe.grid.chunk, recipe.grid.max_blocks)
     search_area = aoi if not margin else shapely.box(*geobox.geographic_extent.boundingbox)
     zones = load_zones(recipe, geobox)
     first, last = recipe.periods.years
@@ -104,6 +107,11 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     assets = reliability.AssetIndex(read)
     ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox, zones=zones)
     plan = indicator.plan(ctx)
+    size = guard.estimate(plan.steps, {k: c.data for k, c in cubes.items()}, size,
+                          dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    if progress:
+        print(size.describe(), file=sys.stderr)
+    guard.check_memory(size, recipe.grid.max_memory_gib)
     built = engine.build(plan.steps, engine.Setting(geobox=geobox, aoi=aoi_in_crs(aoi, geobox),
                                                      cubes={k: c.data for k, c in cubes.items()}, zones=zones,
                                                      chunk=recipe.grid.chunk), product_layer)

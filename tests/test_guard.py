@@ -1,0 +1,49 @@
+"""The run says how big it is before it starts, and refuses what cannot fit, with the numbers and the fix."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.guard import RunTooLarge
+from pipeline.recipe import RecipeError, recipe_from_text
+from pipeline.run import run
+
+ROOT = Path(__file__).parents[1]
+TEXT = (ROOT / "recipes" / "15.1.1.yaml").read_text()
+
+
+def test_a_resolution_in_the_wrong_unit_is_refused_before_any_search(tmp_path):
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(TEXT.replace("resolution: 10 ", "resolution: 0.001 "))
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run", str(recipe_file), "--catalog",
+                           str(tmp_path / "no-catalog-needed"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert time.monotonic() - start < 60
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "22,560,531 blocks" in done.stderr and "grid.max_blocks = 250,000" in done.stderr
+    assert "check grid.resolution (0.001 metre" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_memory_beyond_the_limit_is_refused_with_the_numbers(demo_catalog, tmp_path):
+    text = TEXT.replace("chunk: 1024", "chunk: 1024\n  max_memory_gib: 0.001")
+    with pytest.raises(RunTooLarge, match=r"tasks at once would hold ~\d+ MiB .* above the limit of 1 MiB; lower "
+                                          r"grid\.chunk"):
+        run(recipe_from_text(text, source="r.yaml"), catalog=demo_catalog, out=tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_run_states_its_size_before_computing(demo_catalog, tmp_path, capsys):
+    run(recipe_from_text(TEXT, source="r.yaml"), catalog=demo_catalog, out=tmp_path, progress=True)
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("grid ") and " px (" in first and " tasks, up to " in first
+
+
+@pytest.mark.parametrize(("key", "value"), [("max_blocks", 0), ("max_memory_gib", -1), ("max_memory_gib", ".nan")])
+def test_limits_are_validated(key, value):
+    with pytest.raises(RecipeError, match=key):
+        recipe_from_text(TEXT.replace("chunk: 1024", f"chunk: 1024\n  {key}: {value}"), source="r.yaml")
