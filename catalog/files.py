@@ -42,11 +42,13 @@ def file_items(name: str, files: Mapping[int | None, str], band: str) -> list[py
     return items
 
 
-def file_profile(name: str, items: Sequence[pystac.Item], band: str) -> Profile:
-    """The profile of a file input (its one band; nodata and dtype from the first file)."""
+def file_profile(name: str, items: Sequence[pystac.Item], band: str, categorical: bool | None = None) -> Profile:
+    """The profile of a file input (its one band; nodata and dtype from the first file). ``categorical``
+    None: integer files hold classes, float files quantities."""
     dtype = str(items[0].properties["sdgcube:dtype"])
+    classes = not dtype.startswith("float") if categorical is None else categorical
     return Profile(collection=f"file:{name}", bands={band: ASSET},
-                   categorical=frozenset() if dtype.startswith("float") else frozenset({band}),
+                   categorical=frozenset({band}) if classes else frozenset(),
                    nodata=items[0].properties["sdgcube:nodata"], mask=None, cloud_cover_property=None,
                    groupby="solar_day", source=Path(str(items[0].assets[ASSET].href)), name=f"file:{name}",
                    provider="local file", dtype=dtype)

@@ -26,7 +26,9 @@ def make_geobox(aoi: BaseGeometry, crs: str, resolution: float, margin_m: float 
     more on every side (for rules that look that far around a pixel: the terrain within 7 km)."""
     geom = Geometry(aoi, crs="EPSG:4326").to_crs(crs)
     if margin_m > 0:
-        geom = Geometry(shapely.box(*geom.boundingbox), crs=crs).buffer(_in_crs_units(margin_m, geom), 0)
+        d = _in_crs_units(margin_m, geom)
+        west, south, east, north = geom.boundingbox
+        geom = Geometry(shapely.box(west - d, south - d, east + d, north + d), crs=crs)
     return GeoBox.from_geopolygon(geom, resolution=resolution, crs=crs)
 
 

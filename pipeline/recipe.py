@@ -100,7 +100,9 @@ class Input:
 
     ``on_unreadable``: what to do with an asset that still cannot be read after the
     retries: ``fail`` the run (default), or use ``nodata`` for it and record a warning
-    in the product's provenance.
+    in the product's provenance. ``categorical`` (files only): whether the file holds
+    classes (nearest/mode) or a quantity (nearest/average/bilinear); by default integer
+    files are classes, float ones quantities: an int16 DEM needs ``categorical: false``.
     """
 
     bands: tuple[str, ...]
@@ -109,8 +111,11 @@ class Input:
     files: Mapping[int, str] | None = None
     max_cloud_cover: float | None = None
     on_unreadable: Literal["fail", "nodata"] = "fail"
+    categorical: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.categorical is not None and self.collection is not None:
+            raise ValueError("categorical is for file inputs; a collection's profile says which bands are classes")
         if not self.bands:
             raise ValueError("bands must list at least one common band name")
         given = [k for k in ("collection", "file", "files") if getattr(self, k)]

@@ -157,7 +157,7 @@ def _find(name: str, spec: Input, catalog: str, aoi, years: tuple[int, int],
             raise RecipeError(f"inputs.{name}.files: years {outside} lie outside periods.years {list(years)}; "
                               "widen periods.years or drop those files")
         items = file_items(name, files, spec.bands[0])
-        return items, file_profile(name, items, spec.bands[0]), "local files"
+        return items, file_profile(name, items, spec.bands[0], spec.categorical), "local files"
     assert spec.collection is not None  # Input requires a collection or files
     profile = get_profile(spec.collection)
     items = search(catalog, SearchRequest(

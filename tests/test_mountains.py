@@ -181,3 +181,23 @@ def test_mgci_per_bioclimatic_belt_from_a_belt_layer(demo_catalog, design, tmp_p
         expected = design.area[part & green].sum() / design.area[part].sum() * 100 if part.any() else np.nan
         value = tables.value(got, f"mgci_belt_{name}", "2021")
         assert (np.isnan(value) and np.isnan(expected)) or value == pytest.approx(expected, rel=1e-9), name
+
+
+@pytest.mark.parametrize(("nodata", "categorical", "message"), [
+    (None, "false", "integer raster without a nodata value"),
+    (-32768, None, "add 'categorical: false' to inputs.dem"),
+])
+def test_an_integer_dem_file_must_say_its_nodata_and_that_it_is_a_quantity(demo_catalog, design, tmp_path, nodata,
+                                                                           categorical, message):
+    import rasterio
+
+    path = tmp_path / "dem.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=design.grid.width, height=design.grid.height, count=1,
+                       dtype="int16", crs=design.grid.crs, transform=design.grid.transform, nodata=nodata) as dst:
+        dst.write(design.dem.astype(np.int16), 1)
+    spec = f"dem:\n    file: {path}\n    bands: [elevation]\n" + (f"    categorical: {categorical}\n" if categorical
+                                                                     else "")
+    text = RECIPE.read_text().replace("dem:\n    collection: cop-dem-glo-30      # elevation (m)\n    bands: "
+                                      "[elevation]\n", spec)
+    with pytest.raises(DataError, match=message):
+        _run(recipe_from_text(text, source="r.yaml"), demo_catalog, tmp_path / "out")

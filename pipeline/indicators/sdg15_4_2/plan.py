@@ -87,6 +87,14 @@ def _check_years(ctx: Context, params: Parameters) -> None:
     if missing:
         raise DataError(f"SDG 15.4.2 reads land cover of {list(params.years)} (baseline and reporting_years) but "
                           f"there are no land-cover items for {missing}: add them or change the parameters")
+    dem = ctx.cubes["dem"]
+    if dem.data["elevation"].dtype.kind in "iu" and _nodata(dem.data, "elevation") is None:
+        raise DataError("inputs.dem is an integer raster without a nodata value: beyond its edge (the grid reaches "
+                        f"{params.local_range_radius_m:g} m past the AOI) it would read as 0 m and make mountains; "
+                        "give it one, e.g. gdal_edit.py -a_nodata -32768 FILE")
+    if "elevation" in dem.profile.categorical:
+        raise DataError("inputs.dem is read as classes (an integer file): add 'categorical: false' to inputs.dem "
+                        "so a coarser grid averages elevations instead of taking the most frequent one")
     if ctx.cubes["dem"].data.sizes["time"] != 1:
         raise DataError(f"inputs.dem found {ctx.cubes['dem'].data.sizes['time']} dates; a DEM is one surface: "
                           "narrow the search (one item, or tiles of one date)")
