@@ -83,6 +83,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
                                   "overwritten: run again for a new run id") from exc
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
+        staging.release(partial)
         with contextlib.suppress(OSError):  # no empty outputs/<sdg>/ left behind (kept if anything is in it)
             final.parent.rmdir()
         raise
