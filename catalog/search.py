@@ -14,13 +14,14 @@ matched nothing is an answer, not a fault, and is never retried.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pystac
-from pystac.stac_io import DefaultStacIO
+from pystac.stac_io import DefaultStacIO, StacIO
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -149,8 +150,8 @@ def _search_static(path: str, request: SearchRequest) -> list[pystac.Item]:
     if is_remote_static(path):
         href = path if path.endswith(".json") else f"{path.rstrip('/')}/catalog.json"
         try:
-            root = pystac.read_file(href, stac_io=FsspecStacIO())
-        except FileNotFoundError:
+            root = _read_stac(href, FsspecStacIO())
+        except CatalogNotFound:
             raise CatalogNotFound(f"no STAC catalog at {href}: check the URL, and AWS_ENDPOINT_URL for "
                                     "an S3-compatible server") from None
     else:
@@ -158,11 +159,64 @@ def _search_static(path: str, request: SearchRequest) -> list[pystac.Item]:
         if not root_file.exists():
             raise CatalogNotFound(f"no STAC catalog at {root_file}: pass --catalog a STAC API URL, "
                                     "a catalog.json path, or run `make demo-catalog`")
-        root = pystac.read_file(str(root_file))
+        root = _read_stac(str(root_file), None)
     if not isinstance(root, pystac.Catalog):  # a Collection is a Catalog
         raise CatalogNotFound(f"no STAC catalog at {path}: it is a {type(root).__name__}; pass a catalog "
                                 "(or collection) JSON or its directory")
-    return [item for item in root.get_items(recursive=True) if _matches(item, request)]
+    return [item for item in _walk(root) if _matches(item, request)]
+
+
+class CatalogError(SdgcubeError):
+    """A static catalog, or a file it links to, that is not valid STAC JSON."""
+
+
+_UNREADABLE = (pystac.STACError, pystac.STACTypeError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError)
+
+
+def _read_stac(href: str, stac_io: StacIO | None) -> pystac.STACObject:
+    try:
+        return pystac.read_file(href, stac_io=stac_io)
+    except FileNotFoundError:
+        raise CatalogNotFound(f"no STAC file at {strip_token(href)}: a link of the catalog points nowhere") from None
+    except _UNREADABLE as exc:
+        raise CatalogError(f"{strip_token(href)} is not valid STAC JSON ({_first_line(exc)})",
+                           hint="fix or remove the file, or pass --catalog another catalog") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _walk(root: pystac.Catalog) -> Iterator[pystac.Item]:
+    """Every item under ``root``, each catalog visited once (a catalog that links back to itself or an
+    ancestor is not followed round again); a file that is not STAC names itself."""
+    seen: set[str] = set()
+    todo = [root]
+    while todo:
+        catalog = todo.pop()
+        href = catalog.get_self_href() or catalog.id
+        if href in seen:
+            continue
+        seen.add(href)
+        for link in catalog.get_links():
+            if link.rel not in ("child", "item"):
+                continue
+            target = link.get_absolute_href() or link.href
+            if link.rel == "child" and target in seen:
+                continue
+            try:
+                obj = link.resolve_stac_object(root=catalog.get_root()).target
+            except FileNotFoundError:
+                raise CatalogNotFound(f"no STAC file at {strip_token(str(target))}: a {link.rel} link of "
+                                      f"{strip_token(str(href))} points nowhere") from None
+            except _UNREADABLE as exc:
+                raise CatalogError(f"{strip_token(str(target))} (linked from {strip_token(str(href))}) is not valid "
+                                   f"STAC JSON ({_first_line(exc)})", hint="fix or remove that file") from None
+            if isinstance(obj, pystac.Item):
+                yield obj
+            elif isinstance(obj, pystac.Catalog):
+                todo.append(obj)
 
 
 def _matches(item: pystac.Item, request: SearchRequest) -> bool:

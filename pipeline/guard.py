@@ -62,14 +62,20 @@ def machine_memory() -> int:
         return 8 * GIB
 
 
-def check_grid(geobox: GeoBox, chunk: int, max_blocks: int) -> Size:
-    """Refuse a grid of more blocks than ``max_blocks`` before any search or load."""
+def check_grid(geobox: GeoBox, chunk: int, max_blocks: int, aoi_extent: float | None = None) -> Size:
+    """Refuse a grid of more blocks than ``max_blocks`` before any search or load, and one whose pixel is
+    larger than the AOI itself (``aoi_extent``: its larger side in the grid's units)."""
     ny, nx = geobox.shape
+    units = geobox.crs.units[0] if geobox.crs is not None else "units"
+    res = abs(geobox.resolution.x)
+    if aoi_extent is not None and res > 2 * aoi_extent:
+        raise RunTooLarge(f"grid.resolution {res:g} {units} is larger than the AOI itself ({aoi_extent:.4g} {units} "
+                          "across): the product would be one pixel", hint="give the pixel size in the CRS's units "
+                          "(a unit typo?)")
     size = Size(width=nx, height=ny, chunk=chunk)
     if size.blocks > max_blocks:
         raise RunTooLarge(f"the grid is {nx} x {ny} px = {size.blocks:,} blocks of {chunk} px, above grid.max_blocks "
-                          f"= {max_blocks:,}", hint=f"check grid.resolution ({geobox.resolution.x:g} "
-                          f"{geobox.crs.units[0] if geobox.crs is not None else 'units'}: a unit typo?), raise "
+                          f"= {max_blocks:,}", hint=f"check grid.resolution ({res:g} {units}: a unit typo?), raise "
                           "grid.chunk, or raise grid.max_blocks if this is meant")
     return size
 

@@ -245,10 +245,13 @@ def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise RecipeError(f"{source}: cannot read recipe ({exc.strerror}); "
                           "pass a path such as recipes/15.1.1.yaml") from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"{source}: not UTF-8 text (byte {exc.start}); a recipe is a YAML text file: save it as "
+                          "UTF-8") from None
     return recipe_from_text(text, source=source)
 
 
@@ -259,7 +262,10 @@ def recipe_from_text(text: str, *, source: str = "<text>") -> Recipe:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RecipeError(f"{source}: not valid YAML: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(f"{source}: not valid YAML{at}: {problem}; fix the recipe text there") from None
     return parse_recipe(data, source=source, text=text, lookup=get_indicator)
 
 

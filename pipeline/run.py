@@ -93,7 +93,8 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     aoi = recipe.aoi.shape()
     margin = indicator.margin_m(recipe.parameters) if indicator.margin_m is not None else 0.0
     geobox = make_geobox(aoi, recipe.grid.crs, recipe.grid.resolution, margin)
-    size = guard.check_grid(geobox, recipe.grid.chunk, recipe.grid.max_blocks)
+    west, south, east, north = aoi_in_crs(aoi, geobox).bounds
+    size = guard.check_grid(geobox, recipe.grid.chunk, recipe.grid.max_blocks, max(east - west, north - south))
     search_area = aoi if not margin else shapely.box(*geobox.geographic_extent.boundingbox)
     zones = load_zones(recipe, geobox)
     first, last = recipe.periods.years

@@ -8,6 +8,7 @@ library because the recipe dataclasses are the schema.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -18,6 +19,9 @@ from catalog.errors import SdgcubeError
 
 class RecipeError(SdgcubeError, ValueError):
     """A recipe that cannot be used; the message says where and how to fix it."""
+
+
+_FLOAT = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+")
 
 
 def _describe(value: Any) -> str:
@@ -109,6 +113,8 @@ def convert(tp: Any, value: Any, where: str, source: str) -> Any:
     if tp is Any:
         return value
     if tp is float:
+        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads 1e9 (no dot) as a string: it is still the number meant
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RecipeError(f"{source}: '{where}' must be a number; got {_describe(value)}")
         return float(value)

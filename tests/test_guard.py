@@ -47,3 +47,9 @@ def test_the_run_states_its_size_before_computing(demo_catalog, tmp_path, capsys
 def test_limits_are_validated(key, value):
     with pytest.raises(RecipeError, match=key):
         recipe_from_text(TEXT.replace("chunk: 1024", f"chunk: 1024\n  {key}: {value}"), source="r.yaml")
+
+
+def test_a_pixel_larger_than_the_aoi_is_refused(tmp_path):
+    text = TEXT.replace("resolution: 10 ", "resolution: 1e9 ")  # YAML 1.1 reads 1e9 as a string: still a number
+    with pytest.raises(RunTooLarge, match=r"grid\.resolution 1e\+09 metre is larger than the AOI itself"):
+        run(recipe_from_text(text, source="r.yaml"), catalog=str(tmp_path), out=tmp_path, progress=False)
