@@ -75,3 +75,22 @@ def _array_digest(fs: fsspec.AbstractFileSystem, root: str, array: str, files: l
         digest.update(key.encode() + b"\0" + len(data).to_bytes(8, "big"))
         digest.update(data)
     return digest.hexdigest()
+
+
+def file_checksums(directory: Path, zarr: str) -> dict[str, str]:
+    """``{relative path: sha256}`` of every file of a product but its Item and the Zarr chunks (which
+    ``array_checksums`` covers): tables, pictures, report, recipe and every Zarr metadata document."""
+    out = {}
+    for path in sorted(directory.rglob("*")):
+        rel = path.relative_to(directory).as_posix()
+        if not path.is_file() or rel == "item.json":
+            continue
+        if rel.startswith(f"{zarr}/") and path.name != METADATA:
+            continue
+        out[rel] = sha256_file(path)
+    return out
+
+
+def content_checksum(file_sums: dict[str, str], array_sums: dict[str, str]) -> str:
+    """One hash that identifies a product's content (not its run id)."""
+    return sha256_bytes(json.dumps({"files": file_sums, "arrays": array_sums}, sort_keys=True).encode())

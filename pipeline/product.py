@@ -28,7 +28,7 @@ from shapely.geometry import mapping
 
 from catalog.errors import SdgcubeError
 from pipeline import engine, memory, quicklook, report, staging, tables
-from pipeline.checksums import array_checksums
+from pipeline.checksums import array_checksums, file_checksums
 from pipeline.engine import Built
 from pipeline.footprint import Footprint
 from pipeline.indicators import Plan
@@ -145,10 +145,12 @@ def finish(directory: Path, *, plan: Plan, stats: dict, recipe, provenance_of: C
                      headline=plan.headline(table), footprint=footprint, zones=zones)
     item.add_asset("report", pystac.Asset(report.REPORT, media_type=pystac.MediaType.HTML, roles=["overview"],
                                           title="report: values, trend, maps, provenance, footprint"))
+    (directory / "recipe.yaml").write_text(recipe.text)
+    # every other file, as written: publishing refuses a product edited since (a table, a flag_meanings)
+    item.properties["sdgcube:file_checksums"] = file_checksums(directory, ZARR)
     item.set_self_href(str(directory / ITEM))
     item.make_asset_hrefs_relative()
     item.save_object(include_self_link=False, dest_href=str(directory / ITEM))
-    (directory / "recipe.yaml").write_text(recipe.text)
     return table, item.to_dict()
 
 

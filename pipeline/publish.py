@@ -49,7 +49,7 @@ import xarray as xr
 from fsspec.core import url_to_fs
 
 from catalog.errors import SdgcubeError
-from pipeline.checksums import array_checksums, sha256_bytes, sha256_file
+from pipeline.checksums import array_checksums, content_checksum, file_checksums, sha256_bytes, sha256_file
 from pipeline.product import ITEM, ZARR, ZARR_OPEN_KWARGS
 
 CATALOG, COLLECTION, MANIFEST, CLAIM = "catalog.json", "collection.json", "manifest.json", "_claim.json"
@@ -86,6 +86,7 @@ class _Version:
     number: int
     run_id: str | None
     complete: bool
+    content: str | None = None  # sha256 of the product's content, from its manifest or claim
 
 
 Log = Callable[[str], None]
@@ -108,13 +109,21 @@ def publish(run_dir: str | Path, dest: str, *, series: str | None = None, endpoi
     series_root = f"{root}/{series}"
     with _io_errors(f"{dest}/{series}", endpoint, resumable=True):
         versions = _versions(fs, series_root)
+        content = content_id(item)
+        for v in versions:
+            if v.run_id == item["id"] and v.content != content:
+                state = "published" if v.complete else "claimed"
+                raise PublishError(f"{series}/v{v.number} is {state} for run {item['id']} with other content (content "
+                                   f"sha256 {v.content or 'unknown'}, this product's {content}): a run id names one "
+                                   "product; re-run the recipe for a new run id, or publish to another series")
         done = [v for v in versions if v.run_id == item["id"] and v.complete]
         if done:
             log(f"{item['id']} is already published as {series}/v{done[0].number}: nothing to upload")
             _refresh_index(fs, root, series)
             return Published(series, done[0].number, _url(fs, f"{series_root}/v{done[0].number}"), False, 0, 0)
-        number = _claim(fs, series_root, versions, item["id"], log)
+        number = _claim(fs, series_root, versions, item["id"], content, log)
         vroot = f"{series_root}/v{number}"
+        _refuse_foreign_files(fs, vroot, files)
         previous = max((v.number for v in versions if v.complete and v.number < number), default=None)
         published_item = _published_item(item, run_dir, series, number, previous, endpoint)
         item_bytes = json.dumps(published_item, indent=2).encode()
@@ -155,8 +164,9 @@ def read_product(run_dir: Path) -> tuple[dict, list[str]]:
         missing.append(f"{ZARR}/zarr.json")
     if missing:
         raise PublishError(f"{run_dir} is not a finished product: missing {', '.join(missing)}; {hint}")
+    files = [f for f in _regular_files(run_dir) if f != ITEM]  # first: a symlink is never followed, not even read
     _check_arrays(run_dir, item)
-    return item, [f for f in _regular_files(run_dir) if f != ITEM]
+    return item, files
 
 
 def _regular_files(run_dir: Path) -> list[str]:
@@ -184,15 +194,31 @@ def _local_asset(run_dir: Path, href: str) -> Path:
 
 
 def _check_arrays(run_dir: Path, item: dict) -> None:
-    """The Zarr arrays are still the ones the run wrote (if the Item recorded checksums)."""
-    recorded = item["properties"].get("sdgcube:array_checksums")
-    if recorded is None:
-        return
+    """Every file and Zarr array is still what the run wrote: the Item's checksums must be there and match."""
+    props = item["properties"]
+    for key in ("sdgcube:array_checksums", "sdgcube:file_checksums"):
+        if not isinstance(props.get(key), dict) or not props[key]:
+            raise PublishError(f"{run_dir / ITEM} has no {key}: nothing proves the files are the ones its run wrote; "
+                               "re-run the recipe (products record them since this version)")
+    recorded = props["sdgcube:array_checksums"]
     actual = array_checksums(run_dir / ZARR)
     changed = sorted(k for k in set(actual) | set(recorded) if recorded.get(k) != actual.get(k))
     if changed:
         raise PublishError(f"{run_dir / ZARR} differs from what its run wrote (arrays {', '.join(changed)} do not "
                            "match sdgcube:array_checksums in item.json); re-run the recipe to get a clean product")
+    recorded = props["sdgcube:file_checksums"]
+    actual = file_checksums(run_dir, ZARR)
+    changed = sorted(k for k in set(actual) | set(recorded) if recorded.get(k) != actual.get(k))
+    if changed:
+        raise PublishError(f"{run_dir} differs from what its run wrote ({', '.join(changed[:10])} do not match "
+                           "sdgcube:file_checksums in item.json: edited, added or removed); re-run the recipe to "
+                           "get a clean product")
+
+
+def content_id(item: dict) -> str:
+    """What identifies the product's content, whatever its run id says."""
+    props = item["properties"]
+    return content_checksum(props["sdgcube:file_checksums"], props["sdgcube:array_checksums"])
 
 
 # -- the destination -----------------------------------------------------------------------------------
@@ -316,20 +342,42 @@ def _versions(fs: fsspec.AbstractFileSystem, series_root: str) -> list[_Version]
             continue
         manifest = _read_json(fs, f"{series_root}/{name}/{MANIFEST}")
         claim = None if manifest else _read_json(fs, f"{series_root}/{name}/{CLAIM}")
-        run_id = (manifest or claim or {}).get("run_id")
-        versions.append(_Version(int(match.group(1)), run_id, manifest is not None))
+        record = manifest or claim or {}
+        versions.append(_Version(int(match.group(1)), record.get("run_id"), manifest is not None,
+                                 record.get("content_sha256")))
     return sorted(versions, key=lambda v: v.number)
 
 
+def _refuse_foreign_files(fs: fsspec.AbstractFileSystem, vroot: str, files: list[str]) -> None:
+    """A version directory holds this product's files and its claim, nothing else (a planted file would be
+    published with it)."""
+    fs.invalidate_cache()
+    try:
+        present = [_relative_to(p, vroot) for p in fs.find(vroot)]
+    except FileNotFoundError:
+        return
+    foreign = sorted(set(present) - set(files) - {ITEM, CLAIM})
+    if foreign:
+        raise PublishError(f"{_url(fs, vroot)} holds files this product does not have: {', '.join(foreign[:10])}; "
+                           "they are not published with it: remove them (or the whole incomplete version) and "
+                           "publish again")
+
+
+def _relative_to(path: str, root: str) -> str:
+    root = root.rstrip("/")
+    path = path.rstrip("/")
+    return path[len(root):].lstrip("/") if path.startswith(root) else path.rsplit("/", 1)[-1]
+
+
 def _claim(fs: fsspec.AbstractFileSystem, series_root: str, versions: list[_Version], run_id: str,
-           log: Log) -> int:
+           content: str, log: Log) -> int:
     """The version number this run publishes into: its own incomplete one, else a new one."""
     for v in versions:
         if v.run_id == run_id and not v.complete:
             log(f"resuming the incomplete v{v.number} of {run_id}")
             return v.number
     number = max((v.number for v in versions), default=0) + 1
-    body = json.dumps({"run_id": run_id, "claimed": _now()}).encode()
+    body = json.dumps({"run_id": run_id, "content_sha256": content, "claimed": _now()}).encode()
     for _ in range(100):
         try:
             _create(fs, f"{series_root}/v{number}/{CLAIM}", body)
@@ -422,7 +470,7 @@ def _write_manifest(fs: fsspec.AbstractFileSystem, vroot: str, item: dict, serie
     claim (and write into) a version number that was once taken.
     """
     manifest = {"type": "sdgcube-publication", "series": series, "version": number, "run_id": item["id"],
-                "published": _now(), "files": files,
+                "content_sha256": content_id(item), "published": _now(), "files": files,
                 "array_checksums": item["properties"].get("sdgcube:array_checksums")}
     data = json.dumps(manifest, indent=2, sort_keys=True).encode()
     try:
@@ -473,7 +521,6 @@ def _published_item(item: dict, run_dir: Path, series: str, number: int, previou
             zarr_asset["xarray:storage_options"] = {"endpoint_url": _safe_url(endpoint)}
     props = out["properties"]
     props["version"] = str(number)
-    props.setdefault("sdgcube:array_checksums", array_checksums(run_dir / ZARR))  # older products lack them
     props.setdefault("providers", _providers(item))
     dims, variables = datacube(run_dir / ZARR, props.get("proj:code"))
     props["cube:dimensions"], props["cube:variables"] = dims, variables

@@ -352,3 +352,72 @@ def test_unwritable_local_destination_says_so(product, tmp_path, monkeypatch):
     monkeypatch.setattr(LocalFileSystem, "makedirs", denied)
     with pytest.raises(pub.PublishError, match=r"locked/pub: PermissionError.*may create directories and write"):
         pub.publish(product, str(tmp_path / "locked" / "pub"))
+
+
+def _edited(product: Path, tmp_path: Path, edit, suffix: str) -> Path:
+    copy = tmp_path / f"{product.name}-{suffix}"
+    shutil.copytree(product, copy)
+    edit(copy)
+    return copy
+
+
+@pytest.mark.parametrize(("suffix", "edit", "named"), [
+    ("table", lambda d: (d / "table.csv").write_text((d / "table.csv").read_text().replace("forest", "f0rest")),
+     "table.csv"),
+    ("meanings", lambda d: (d / "product.zarr" / "forest" / "zarr.json").write_text(
+        (d / "product.zarr" / "forest" / "zarr.json").read_text().replace("not_forest", "xforest")),
+     "product.zarr/forest/zarr.json"),
+    ("extra", lambda d: (d / "notes.txt").write_text("added after the run"), "notes.txt"),
+])
+def test_a_product_edited_after_its_run_is_refused_naming_the_file(product, tmp_path, suffix, edit, named):
+    edited = _edited(product, tmp_path, edit, suffix)
+    with pytest.raises(pub.PublishError, match=rf"\({named} do not match sdgcube:file_checksums"):
+        pub.publish(edited, str(tmp_path / "dest"))
+    assert not (tmp_path / "dest").exists()
+
+
+@pytest.mark.parametrize("key", ["sdgcube:array_checksums", "sdgcube:file_checksums"])
+def test_an_item_without_its_checksums_is_refused(product, tmp_path, key):
+    def drop(d: Path) -> None:
+        item = json.loads((d / "item.json").read_text())
+        del item["properties"][key]
+        (d / "item.json").write_text(json.dumps(item))
+
+    with pytest.raises(pub.PublishError, match=f"has no {key}"):
+        pub.publish(_edited(product, tmp_path, drop, "bare"), str(tmp_path / "dest"))
+
+
+def test_another_product_under_a_published_run_id_is_refused(product, tmp_path):
+    """A chunk changed and the Item's checksums recomputed to match: consistent, but not what was published."""
+    dest = str(tmp_path / "dest")
+    pub.publish(product, dest)
+
+    def forge(d: Path) -> None:
+        chunk = next(p for p in sorted((d / "product.zarr" / "forest").rglob("*")) if p.is_file()
+                     and p.name != "zarr.json")
+        chunk.write_bytes(chunk.read_bytes()[::-1])
+        item = json.loads((d / "item.json").read_text())
+        item["properties"]["sdgcube:array_checksums"] = array_checksums(d / "product.zarr")
+        (d / "item.json").write_text(json.dumps(item))
+
+    forged = _edited(product, tmp_path, forge, "forged")
+    item = json.loads((forged / "item.json").read_text())
+    item["id"] = product.name  # the same run id as the published product
+    (forged / "item.json").write_text(json.dumps(item))
+    with pytest.raises(pub.PublishError, match=r"v1 is published for run .* with other content"):
+        pub.publish(forged, dest)
+
+
+def test_a_planted_claim_and_a_foreign_file_are_never_published_into(product, tmp_path):
+    dest = tmp_path / "dest"
+    v1 = dest / SERIES / "v1"
+    v1.mkdir(parents=True)
+    (v1 / "_claim.json").write_text(json.dumps({"run_id": product.name, "claimed": "2026-01-01T00:00:00Z"}))
+    (v1 / "payload.js").write_text("alert(1)")
+    with pytest.raises(pub.PublishError, match="claimed for run .* with other content"):
+        pub.publish(product, str(dest))
+    content = pub.content_id(json.loads((product / "item.json").read_text()))
+    (v1 / "_claim.json").write_text(json.dumps({"run_id": product.name, "content_sha256": content}))
+    with pytest.raises(pub.PublishError, match=r"holds files this product does not have: payload\.js"):
+        pub.publish(product, str(dest))
+    assert not (v1 / "manifest.json").exists()
