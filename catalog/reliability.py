@@ -194,17 +194,32 @@ def strip_token(href: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+# credentials outside URLs: HTTP auth headers (as printed, or in a dict's repr), AWS key ids, and
+# ``name=value`` / ``name: value`` settings of secret keys, session tokens and passwords
+_HEADER = re.compile(r"(?i)\b(proxy-authorization|authorization|x-api-key|api-key|apikey|ocp-apim-subscription-key)"
+                     r"(['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic|token|sas)\s+)?[^\s'\",}]+")
+_KEY_SETTING = re.compile(r"(?i)\b(aws_secret_access_key|aws_session_token|aws_access_key_id|secret_access_key|"
+                          r"secret_key|session_token|client_secret|password|passwd)(['\"]?\s*[:=]\s*['\"]?)"
+                          r"[^\s'\",}&]+")
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
+
+
 def has_secret(text: str) -> bool:
-    return bool(_SECRET_PARAM.search(text) or _USERINFO.search(text))
+    return bool(_SECRET_PARAM.search(text) or _USERINFO.search(text) or _HEADER.search(text)
+                or _KEY_SETTING.search(text) or _AWS_KEY_ID.search(text))
 
 
 def redact(text: str) -> str:
     """``text`` with URL user-info removed, every URL's query/fragment removed if it carries a
-    credential, and any remaining credential-like ``key=value`` replaced by ``<redacted>``."""
+    credential, and any remaining credential-like ``key=value``, auth header value, secret-key
+    setting or AWS access key id replaced by ``<redacted>``."""
     if not has_secret(text):
         return text
     text = _USERINFO.sub(r"\1", text)
     text = _URL.sub(lambda m: strip_token(m.group(0)) if has_secret(m.group(0)) else m.group(0), text)
+    text = _HEADER.sub(r"\1\2<redacted>", text)
+    text = _KEY_SETTING.sub(r"\1\2<redacted>", text)
+    text = _AWS_KEY_ID.sub("<redacted>", text)
     return _SECRET_PARAM.sub("<redacted>", text)
 
 

@@ -170,7 +170,8 @@ class CatalogError(SdgcubeError):
     """A static catalog, or a file it links to, that is not valid STAC JSON."""
 
 
-_UNREADABLE = (pystac.STACError, pystac.STACTypeError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError)
+_UNREADABLE = (pystac.STACError, pystac.STACTypeError, ValueError, KeyError, TypeError, AttributeError,
+               UnicodeDecodeError)
 
 
 def _read_stac(href: str, stac_io: StacIO | None) -> pystac.STACObject:

@@ -282,3 +282,45 @@ def test_a_catalog_url_with_a_password_is_never_printed(tmp_path):
     assert "PASSWORD" not in done.stdout + done.stderr and "user:" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: STAC search") and "127.0.0.1:9" in done.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
+
+
+SECRETS_OUTSIDE_URLS = [
+    ('requests sent {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig"}', "eyJhbGciOiJIUzI1NiJ9"),
+    ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+    ("proxy-authorization=Token abc123def", "abc123def"),
+    ("header x-api-key: K3Y-V4LU3", "K3Y-V4LU3"),
+    ("aws_access_key_id=AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+    ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+    ("credentials for ASIAIOSFODNN7EXAMPLE expired", "ASIAIOSFODNN7EXAMPLE"),
+    ("{'aws_session_token': 'FwoGZXIvYXdzEBYaD'}", "FwoGZXIvYXdzEBYaD"),
+    ('{"password": "hunter2"}', "hunter2"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), SECRETS_OUTSIDE_URLS)
+def test_credentials_outside_urls_are_redacted(text, secret):
+    from catalog.reliability import has_secret, redact
+
+    assert has_secret(text) and secret not in redact(text) and "<redacted>" in redact(text)
+
+
+def test_words_that_only_look_like_credentials_stay():
+    from catalog.reliability import has_secret
+
+    for text in ("the authorization of the municipality", "password reset is not our business",
+                 "AKIA is not a key"):
+        assert not has_secret(text), text
+
+
+def test_a_credential_in_an_error_never_reaches_the_terminal(monkeypatch, capsys):
+    """A bug whose message carries a header and an AWS key: the traceback the CLI prints is redacted."""
+    import pipeline.run
+    from pipeline.cli import main
+
+    def leaky(*args, **kwargs):
+        raise RuntimeError("GET failed with headers {'Authorization': 'Bearer SEKRET'} for AKIAIOSFODNN7EXAMPLE")
+
+    monkeypatch.setattr(pipeline.run, "run", leaky)
+    assert main(["run", str(Path(__file__).parents[1] / "recipes" / "15.1.1.yaml"), "--no-progress"]) == 70
+    err = capsys.readouterr().err
+    assert "SEKRET" not in err and "AKIAIOSFODNN7EXAMPLE" not in err and "<redacted>" in err
