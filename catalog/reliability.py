@@ -75,7 +75,10 @@ class AssetReadError(SdgcubeError, LookupError):
 class RetryPolicy:
     """How hard to try: ``attempts`` in all (1 = no retry), delays ``base_delay * 2**k`` capped
     at ``max_delay`` and shortened by up to ``jitter`` (a fraction) drawn from a generator
-    seeded with ``seed`` (deterministic; ``jitter=0`` for none); ``timeout`` per request, s."""
+    seeded with ``seed`` (deterministic; ``jitter=0`` for none); ``timeout`` per read of a request, s;
+    ``deadline`` for one attempt whole and ``total_deadline`` for all attempts, s (a server that trickles
+    a byte every few seconds never trips a read timeout). COG reads get ``timeout`` as GDAL's whole-transfer
+    limit (``GDAL_HTTP_TIMEOUT`` is curl's overall timeout)."""
 
     attempts: int = 5
     base_delay: float = 0.2
@@ -83,6 +86,8 @@ class RetryPolicy:
     timeout: float = 30.0
     jitter: float = 0.25
     seed: int = 0
+    deadline: float = 120.0  # one attempt as a whole (a search with all its pages): a trickle cannot outlast it
+    total_deadline: float = 600.0  # the operation with all its retries
 
     def __post_init__(self) -> None:
         if not isinstance(self.attempts, int) or self.attempts < 1:
@@ -91,6 +96,8 @@ class RetryPolicy:
             raise ValueError(f"need 0 <= base_delay <= max_delay; got {self.base_delay}, {self.max_delay}")
         if self.timeout <= 0:
             raise ValueError(f"timeout must be > 0 s; got {self.timeout}")
+        if not (self.deadline > 0 and self.total_deadline >= self.deadline):
+            raise ValueError(f"need 0 < deadline <= total_deadline; got {self.deadline}, {self.total_deadline}")
         if not 0 <= self.jitter <= 1:
             raise ValueError(f"jitter must be within 0..1; got {self.jitter}")
 
@@ -257,6 +264,32 @@ def protect_logs() -> None:
 # ---------------------------------------------------------------- retries
 
 
+class DeadlineExceeded(TimeoutError):
+    """One attempt took longer than its deadline as a whole (retried like any timeout)."""
+
+
+def with_deadline(fn: Callable[[], T], seconds: float, what: str) -> T:
+    """``fn()`` in a worker thread, given up after ``seconds``: the stalled request is left to its own read
+    timeout in that (daemon) thread, the caller moves on."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name=f"deadline: {what}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise DeadlineExceeded(f"{redact(what)} took longer than its deadline of {seconds:g} s (a stalled or very "
+                               "slow server)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def transient_reason(exc: BaseException) -> str | None:
     """A short reason if ``exc`` is worth retrying (5xx/429, timeout, connection, bad JSON), else None."""
     for err in _chain(exc):
@@ -308,6 +341,7 @@ def with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str, *,
     """``fn()``, retried per ``policy`` while ``retry_on(exc)`` gives a reason; other errors
     propagate at once. Gives up with a RetryError: "<what>: N attempts failed, last: <reason>"."""
     delays = policy.delays()
+    start = time.monotonic()
     for attempt in range(1, policy.attempts + 1):
         try:
             return fn()
@@ -318,6 +352,9 @@ def with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str, *,
             if attempt == policy.attempts:
                 raise RetryError(redact(what), attempt, reason, last_error=exc) from None
             delay = delays[attempt - 1]
+            if time.monotonic() - start + delay > policy.total_deadline:
+                raise RetryError(redact(what), attempt, f"{reason}; gave up at the total deadline of "
+                                 f"{policy.total_deadline:g} s", last_error=exc) from None
             log.warning("%s: attempt %d/%d failed (%s); retrying in %.2f s", redact(what), attempt,
                         policy.attempts, reason, delay)
             sleep(delay)

@@ -26,7 +26,7 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from catalog.errors import SdgcubeError
-from catalog.reliability import DEFAULT_POLICY, RetryPolicy, protect_logs, strip_token, with_retries
+from catalog.reliability import DEFAULT_POLICY, RetryPolicy, protect_logs, strip_token, with_deadline, with_retries
 
 
 class CatalogNotFound(SdgcubeError, FileNotFoundError):
@@ -105,7 +105,8 @@ def _search_api(url: str, request: SearchRequest, policy: RetryPolicy) -> list[p
         )
         return list(search.items())
 
-    return with_retries(attempt, policy, f"STAC search of collection {request.collection!r} at {strip_token(url)}")
+    what = f"STAC search of collection {request.collection!r} at {strip_token(url)}"
+    return with_retries(lambda: with_deadline(attempt, policy.deadline, what), policy, what)
 
 
 def _catalog_file(path: str) -> Path:

@@ -64,6 +64,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--zone-name", metavar="FIELD", help="field holding each zone's name (optional)")
     run.add_argument("--out", type=Path, default=Path("outputs"), help="output root (default: outputs)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--deadline", type=_seconds, metavar="S", help="give up one STAC request (a search with its "
+                                                                    "pages) after S seconds, then retry (default 120)")
+    run.add_argument("--total-deadline", type=_seconds, metavar="S", help="give up a search with all its retries "
+                                                                          "after S seconds (default 600)")
     run.add_argument("--grid-intensity", type=_grid_intensity, default=DEFAULT_GRID_INTENSITY, metavar="G_PER_KWH",
                      help="carbon intensity of the electricity, gCO2e/kWh, for the run's CO2e footprint "
                           f"(default: {DEFAULT_GRID_INTENSITY:g}, the world average per the IEA)")
@@ -173,6 +177,32 @@ def _zones_spec(args: argparse.Namespace, recipe):
                                               ("name_field", args.zone_name)) if v})
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _retry_policy(args: argparse.Namespace):
+    """The run's retry policy with the deadlines of ``--deadline``/``--total-deadline`` (None: the defaults)."""
+    from dataclasses import replace
+
+    from pipeline.run import DEFAULT_RETRY
+
+    if args.deadline is None and args.total_deadline is None:
+        return None
+    deadline = args.deadline or DEFAULT_RETRY.deadline
+    total = args.total_deadline or max(DEFAULT_RETRY.total_deadline, deadline)
+    if total < deadline:
+        raise RecipeError(f"--total-deadline {total:g} is shorter than --deadline {deadline:g}: give a total at least "
+                          "as long as one attempt")
+    return replace(DEFAULT_RETRY, deadline=deadline, total_deadline=total)
+
+
 def _grid_intensity(text: str) -> float:
     """``--grid-intensity``: a non-negative number of gCO2e per kWh."""
     try:
@@ -211,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.zones or args.zone_id or args.zone_name:
             recipe = recipe.with_zones(_zones_spec(args, recipe))
         result = run(recipe, catalog=args.catalog, out=args.out, progress=not args.no_progress,
-                     grid_intensity=args.grid_intensity)
+                     grid_intensity=args.grid_intensity, retry=_retry_policy(args))
     except USER_ERRORS as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
