@@ -18,7 +18,7 @@ import pystac
 import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
-from shapely.geometry import box, mapping
+from shapely.geometry import MultiPolygon, box, mapping
 
 from catalog.errors import SdgcubeError
 from catalog.profiles import Profile
@@ -74,7 +74,10 @@ def _item(name: str, year: int | None, path: Path, band: str) -> pystac.Item:
                                                                              minute=59, second=59).isoformat(),
              "proj:code": crs, "sdgcube:dtype": dtype, "sdgcube:nodata": nodata,
              "sdgcube:static": year is None}
-    item = pystac.Item(f"{name}-{when.year}-{digest}", mapping(box(*lonlat)), list(lonlat), when, props)
+    west, south, east, north = lonlat
+    footprint = (box(west, south, east, north) if west <= east  # else it crosses the antimeridian: two parts
+                 else MultiPolygon([box(west, south, 180, north), box(-180, south, east, north)]))
+    item = pystac.Item(f"{name}-{when.year}-{digest}", mapping(footprint), list(lonlat), when, props)
     item.collection_id = f"file:{name}"
     raster = {"data_type": dtype, **({"nodata": nodata} if nodata is not None else {})}
     item.add_asset(ASSET, pystac.Asset(str(path.resolve()), title=band, media_type=pystac.MediaType.GEOTIFF,

@@ -14,11 +14,37 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from pipeline.schema import RecipeError, build
+
+
+def unwrap(geom):
+    """A lon/lat (multi)polygon that spans more than 180 degrees of longitude is taken to cross the
+    antimeridian (GeoJSON splits such a polygon at +-180): negative longitudes move by +360 and the parts
+    join into one piece, so a projected grid sees one contiguous area."""
+    from shapely.ops import transform, unary_union
+
+    if geom.is_empty or geom.bounds[2] - geom.bounds[0] <= 180:
+        return geom
+    shifted = transform(lambda x, y, z=None: (np.where(np.asarray(x) < 0, np.asarray(x) + 360, x), y), geom)
+    return unary_union([shifted]) if shifted.geom_type == "MultiPolygon" else shifted
+
+
+def wrapped(geom):
+    """The parts of an AOI within -180..180 (itself if it does not cross the antimeridian)."""
+    from shapely.affinity import translate
+    from shapely.geometry import MultiPolygon, box
+
+    if geom.bounds[2] <= 180:
+        return geom
+    west = geom.intersection(box(-180, -90, 180, 90))
+    east = translate(geom.intersection(box(180, -90, 540, 90)), xoff=-360)
+    parts = [p for g in (west, east) for p in getattr(g, "geoms", [g]) if not p.is_empty and p.area > 0]
+    return MultiPolygon(parts)
 
 
 @dataclass(frozen=True)
@@ -34,9 +60,12 @@ class AOI:
             raise ValueError("give exactly one of 'bbox' [west, south, east, north] or 'geometry' (GeoJSON)")
         if self.bbox is not None:
             w, s, e, n = self.bbox
-            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+            if not (-180 <= w <= 180 and -180 <= e <= 180 and w != e and -90 <= s < n <= 90):
                 raise ValueError(f"bbox {list(self.bbox)} is not [west, south, east, north] in degrees "
-                                 "with west < east and south < north")
+                                 "with south < north (west > east: a box across the antimeridian)")
+            if w > e and e + 360 - w > 180:
+                raise ValueError(f"bbox {list(self.bbox)} has west > east, a box across the antimeridian, "
+                                 f"{e + 360 - w:g} degrees wide: swap west and east if that is not meant")
         else:
             self._check_geometry()
 
@@ -46,7 +75,7 @@ class AOI:
         from shapely.validation import explain_validity
 
         try:
-            geom = shape(dict(self.geometry or {}))
+            geom = unwrap(shape(dict(self.geometry or {})))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"geometry is not GeoJSON ({exc}); give a Polygon or MultiPolygon in lon/lat") from None
         if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
@@ -57,14 +86,20 @@ class AOI:
                              "shapely.make_valid or QGIS 'Fix geometries'")
 
     def shape(self):
-        """The AOI as a shapely geometry in EPSG:4326."""
+        """The AOI as a shapely geometry in EPSG:4326; one that crosses the antimeridian is one piece with
+        longitudes beyond 180 (``wrapped`` gives its parts within -180..180, for GeoJSON and searches)."""
         from shapely.geometry import box, shape
 
         if self.bbox is not None:
-            return box(*self.bbox)
+            w, s, e, n = self.bbox
+            return box(w, s, e + 360 if w > e else e, n)
         if self.geometry is None:  # __post_init__ requires exactly one of them
             raise ValueError(f"AOI {self.name!r} has neither 'bbox' nor 'geometry'")
-        return shape(dict(self.geometry))
+        return unwrap(shape(dict(self.geometry)))
+
+    @property
+    def crosses_antimeridian(self) -> bool:
+        return self.shape().bounds[2] > 180
 
 
 @dataclass(frozen=True)

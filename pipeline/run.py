@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import sys
@@ -16,13 +17,13 @@ import dask
 import pandas as pd
 import pystac
 import rasterio
-import shapely
 from odc.geo.geobox import GeoBox
+from pyproj import CRS
 from shapely.geometry import mapping
 
 from catalog import reliability
 from catalog.files import file_items, file_profile
-from catalog.load import load_cube
+from catalog.load import GridError, load_cube
 from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
@@ -30,7 +31,7 @@ from pipeline import engine, footprint, guard, memory, product, provenance, stag
 from pipeline.grid import aoi_in_crs, make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.layers import product_layer
-from pipeline.recipe import Input, Recipe
+from pipeline.recipe import Input, Recipe, wrapped
 from pipeline.schema import RecipeError
 from pipeline.zones import Zones, read_zones
 
@@ -90,12 +91,17 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     reliability.clear_http_cache()  # GDAL remembers failed URLs: a recovered server must get a new try
     catalog = catalog or default_catalog()
     indicator = get_indicator(recipe.sdg)
-    aoi = recipe.aoi.shape()
+    aoi = recipe.aoi.shape()  # one piece, longitudes beyond 180 if it crosses the antimeridian
+    if aoi.bounds[2] > 180 and CRS.from_user_input(recipe.grid.crs).is_geographic:
+        raise GridError(f"the AOI crosses the antimeridian, which a geographic grid ({recipe.grid.crs}) cannot hold in "
+                        "one piece", hint="use a projected grid.crs there, e.g. its UTM zone (EPSG:32601 or 32660 "
+                        "north, 32701 or 32760 south)")
     margin = indicator.margin_m(recipe.parameters) if indicator.margin_m is not None else 0.0
     geobox = make_geobox(aoi, recipe.grid.crs, recipe.grid.resolution, margin)
     west, south, east, north = aoi_in_crs(aoi, geobox).bounds
     size = guard.check_grid(geobox, recipe.grid.chunk, recipe.grid.max_blocks, max(east - west, north - south))
-    search_area = aoi if not margin else shapely.box(*geobox.geographic_extent.boundingbox)
+    search_area = wrapped(aoi if not margin else aoi.buffer(margin / 111_320.0 / max(
+        math.cos(math.radians(max(abs(aoi.bounds[1]), abs(aoi.bounds[3])))), 0.01), join_style="mitre"))
     zones = load_zones(recipe, geobox)
     first, last = recipe.periods.years
     cubes, inputs, read = {}, {}, []
@@ -134,7 +140,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
         for warning in skipped:
             print(f"warning: {warning['message']}", file=sys.stderr)
         table, item = product.finish(
-            partial, plan=plan, stats=stats, recipe=recipe, run_id=run_id, aoi_geometry=aoi,
+            partial, plan=plan, stats=stats, recipe=recipe, run_id=run_id, aoi_geometry=wrapped(aoi),
             indicator_name=indicator.name, zones=zones,
             footprint_of=lambda directory: meter.read(product_dir=directory, aoi_km2=footprint.aoi_area_km2(aoi)),
             provenance_of=lambda: {**provenance.provenance(recipe=recipe, inputs=inputs, started=started,
@@ -201,7 +207,7 @@ def _global_attrs(recipe: Recipe, name: str, inputs: dict, started: datetime, ru
         "summary": recipe.title,
         "sdg_indicator": recipe.sdg,
         "aoi_name": recipe.aoi.name,
-        "aoi_geometry": mapping(recipe.aoi.shape()),
+        "aoi_geometry": mapping(wrapped(recipe.aoi.shape())),
         "license": recipe.licence,
         "run_id": run_id,
         "recipe_sha256": recipe.sha256,

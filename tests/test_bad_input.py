@@ -143,7 +143,9 @@ CASES = [
                                                               parameters__reporting_years=[2010])), 1,
          "reporting_years must be increasing years after the baseline"),
     # AOIs
-    Case("bbox-west-east", run_args(lambda t: FOREST, "--bbox", "10", "0", "5", "1"), 1, "is not [west, south"),
+    Case("bbox-west-east", run_args(lambda t: FOREST, "--bbox", "10", "0", "5", "1"), 1, "swap west and east"),
+    Case("bbox-antimeridian-no-data", run_args(lambda t: FOREST, "--bbox", "179.5", "-17.2", "-179.5", "-16.8"), 1,
+         "no items"),  # accepted (one piece across +-180), there is just no demo data there
     Case("bbox-nan", run_args(lambda t: FOREST, "--bbox", "nan", "0", "1", "1"), 1, "is not [west, south"),
     Case("bbox-latitude", run_args(lambda t: FOREST, "--bbox", "0", "80", "1", "95"), 1, "is not [west, south"),
     Case("bbox-elsewhere", run_args(lambda t: FOREST, "--bbox", "10", "10", "10.01", "10.01"), 1, "no items"),

@@ -54,7 +54,7 @@ def test_hash_is_of_the_file_bytes(tmp_path):
     (lambda d: d["grid"].update(crs="EPSG:999999"), ["not a CRS"]),
     (lambda d: d["grid"].update(resolution=-5), ["resolution must be a finite number > 0"]),
     (lambda d: d["grid"].update(resolution="ten"), ["'grid.resolution' must be a number"]),
-    (lambda d: d["aoi"].update(bbox=[10, 0, 5, 1]), ["west < east"]),
+    (lambda d: d["aoi"].update(bbox=[10, 0, 5, 1]), ["swap west and east"]),
     (lambda d: d["aoi"].update(bbox=[1, 2, 3]), ["'aoi.bbox' must have 4 items"]),
     (lambda d: d["periods"].update(baseline=[2010, 2012]), ["baseline [2010, 2012] must be"]),
     (lambda d: d["periods"].update(years=[2024, 2016]), ["first <= last"]),
