@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pystac
 from pystac.stac_io import DefaultStacIO, StacIO
@@ -63,7 +64,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def is_api(catalog: str) -> bool:
-    return catalog.startswith(("http://", "https://"))
+    """An http(s) URL is a STAC API, unless it names a JSON file: a static catalog served over HTTP."""
+    return catalog.startswith(("http://", "https://")) and not urlsplit(catalog).path.endswith(".json")
 
 
 def search(catalog: str, request: SearchRequest, *, policy: RetryPolicy | None = None) -> list[pystac.Item]:
@@ -153,8 +155,11 @@ def _search_static(path: str, request: SearchRequest) -> list[pystac.Item]:
         try:
             root = _read_stac(href, FsspecStacIO())
         except CatalogNotFound:
-            raise CatalogNotFound(f"no STAC catalog at {href}: check the URL, and AWS_ENDPOINT_URL for "
-                                    "an S3-compatible server") from None
+            raise CatalogNotFound(f"no STAC catalog at {strip_token(href)}: check the URL, and AWS_ENDPOINT_URL for "
+                                  "an S3-compatible server") from None
+        except OSError as exc:  # unreachable host, refused connection
+            raise CatalogNotFound(f"cannot read the STAC catalog at {strip_token(href)} ({_first_line(exc)})",
+                                  hint="check the URL and that the server is up") from None
     else:
         root_file = _catalog_file(path)
         if not root_file.exists():

@@ -80,6 +80,21 @@ def broken_item_catalog(item_text: str) -> Callable[[Path, str], list[str]]:
     return args
 
 
+def served(cat: str) -> str:
+    """The demo catalog's folder over HTTP (a daemon thread for the rest of the session): its catalog.json URL."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(Path(cat).parent)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/catalog.json"
+
+
 LOOP = json.dumps({"type": "Catalog", "id": "loop", "stac_version": "1.0.0", "description": "a loop",
                    "links": [{"rel": "child", "href": "./catalog.json"}, {"rel": "root", "href": "./catalog.json"}]})
 
@@ -164,6 +179,8 @@ CASES = [
     Case("catalog-loop", catalog_file(LOOP), 1, "no items"),
     Case("item-truncated", broken_item_catalog('{"type": "Feature", "stac_version"'), 1, "is not valid STAC JSON"),
     Case("item-not-json", broken_item_catalog("\x00\x01"), 1, "is not valid STAC JSON"),
+    Case("catalog-http-refused", lambda t, c: ["run", recipe(t, FOREST), "--catalog", "http://127.0.0.1:1/catalog.json"],
+         1, "no STAC catalog at http://127.0.0.1:1/catalog.json"),
     # zones
     Case("zones-missing", run_args(lambda t: FOREST, "--zones", "/nonexistent/zones.gpkg"), 1, "zones"),
     Case("zones-id-field", lambda t, c: ["run", recipe(t, FOREST), "--catalog", c, "--zones",
@@ -182,6 +199,7 @@ CASES = [
     # cases that must work
     Case("works-geographic-grid", run_args(lambda t: edited(FOREST, grid__crs="EPSG:4326",
                                                            grid__resolution=0.0002)), 0, ""),
+    Case("works-static-catalog-over-http", lambda t, c: ["run", recipe(t, FOREST), "--catalog", served(c)], 0, ""),
     Case("works-1e9-is-a-number", run_args(lambda t: FOREST.replace("mmu_ha: 0.5", "mmu_ha: 5e-1")), 0, ""),
 ]
 
