@@ -64,3 +64,18 @@ def test_an_output_root_that_cannot_hold_products_is_one_line(demo_catalog, tmp_
     assert done.returncode == 1 and len(lines) == 1, done.stderr
     assert lines[0].startswith("error: cannot write a product under") and "give --out a writable folder" in lines[0]
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_ctrl_c_while_starting_is_a_clean_exit(tmp_path):
+    """SIGINT while the stack imports: exit 130 and one line, no traceback."""
+    import signal
+    import time
+
+    child = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(ROOT / "recipes" / "15.1.1.yaml"),
+                              "--out", str(tmp_path / "out")], stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    time.sleep(0.3)  # well inside the imports (about 2 s here)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().startswith("interrupted")
+    assert not (tmp_path / "out").exists()
