@@ -108,7 +108,12 @@ class ScaleOffsetRules:
         if self.from_items:
             stated = _raster_band(item, key)
             if "scale" in stated or "offset" in stated:
-                return float(stated.get("scale", 1.0)), float(stated.get("offset", 0.0))
+                try:
+                    return float(stated.get("scale", 1.0)), float(stated.get("offset", 0.0))
+                except (TypeError, ValueError):
+                    raise ProfileError(f"item {item.id}: asset {key!r} states raster:bands scale "
+                                       f"{stated.get('scale')!r} / offset {stated.get('offset')!r}, not numbers; fix "
+                                       "the item, or set scale_offset (from_items: false) in the profile") from None
         fixed = self.bands.get(band, self.default)
         scale, offset = fixed.scale, fixed.offset
         if band not in self.bands:

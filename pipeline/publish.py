@@ -248,6 +248,10 @@ def open_destination(dest: str, endpoint_url: str | None = None) -> tuple[fsspec
     """(filesystem, root path) for ``dest``, checked to be reachable and writable-looking."""
     if "://" not in dest:
         dest = os.path.abspath(dest)
+    if urlsplit(dest).scheme in ("http", "https", "ftp"):
+        raise PublishError(f"cannot publish to {_safe_url(dest)}: HTTP is read-only here",
+                           hint="publish to a local folder (then serve it) or to the object store behind the "
+                                "server, e.g. s3://bucket/prefix with --endpoint-url")
     try:
         fs, root = url_to_fs(dest, **storage_options(dest, endpoint_url))
     except (ImportError, ValueError) as exc:

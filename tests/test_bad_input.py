@@ -95,6 +95,30 @@ def served(cat: str) -> str:
     return f"http://127.0.0.1:{server.server_address[1]}/catalog.json"
 
 
+def edited_item(collection: str, edit: Callable[[dict], None], text: str = FOREST) -> Callable[[Path, str], list[str]]:
+    """A copy of the demo catalog (COG hrefs still point at the demo) with ``edit`` applied to every item
+    JSON of ``collection``."""
+    def args(tmp: Path, cat: str) -> list[str]:
+        copy = tmp / "demo"
+        shutil.copytree(Path(cat).parent, copy, ignore=shutil.ignore_patterns("*.tif"))
+        for path in (copy / collection).glob("*/*.json"):
+            item = json.loads(path.read_text())
+            edit(item)
+            path.write_text(json.dumps(item))
+        return ["run", recipe(tmp, text), "--catalog", str(copy / "catalog.json")]
+    return args
+
+
+def _bad_scale(item: dict) -> None:
+    for asset in item["assets"].values():
+        for band in asset.get("raster:bands", []):
+            band["scale"] = "abc"
+
+
+def _bad_datetime(item: dict) -> None:
+    item["properties"]["datetime"] = "not-a-date"
+
+
 LOOP = json.dumps({"type": "Catalog", "id": "loop", "stac_version": "1.0.0", "description": "a loop",
                    "links": [{"rel": "child", "href": "./catalog.json"}, {"rel": "root", "href": "./catalog.json"}]})
 
@@ -181,6 +205,9 @@ CASES = [
     Case("item-not-json", broken_item_catalog("\x00\x01"), 1, "is not valid STAC JSON"),
     Case("catalog-http-refused", lambda t, c: ["run", recipe(t, FOREST), "--catalog", "http://127.0.0.1:1/catalog.json"],
          1, "no STAC catalog at http://127.0.0.1:1/catalog.json"),
+    Case("item-scale-not-a-number", edited_item("sentinel-2-l2a", _bad_scale, WATER), 1,
+         "states raster:bands scale 'abc'"),
+    Case("item-bad-datetime", edited_item("esa-worldcover", _bad_datetime), 1, "is not valid STAC JSON"),
     # zones
     Case("zones-missing", run_args(lambda t: FOREST, "--zones", "/nonexistent/zones.gpkg"), 1, "zones"),
     Case("zones-id-field", lambda t, c: ["run", recipe(t, FOREST), "--catalog", c, "--zones",
@@ -195,6 +222,8 @@ CASES = [
          "give --out a writable folder"),
     # publishing
     Case("publish-no-run", lambda t, c: ["publish", str(t / "no-run"), str(t / "dest")], 1, "no-run"),
+    Case("publish-to-http", lambda t, c: ["publish", str(t), "http://user:secret@127.0.0.1:1/dest"], 1,
+         "is not a finished product"),  # the product is checked first; see test_publish for the destination
     Case("publish-not-a-product", lambda t, c: ["publish", str(t), str(t / "dest")], 1, ""),
     # cases that must work
     Case("works-geographic-grid", run_args(lambda t: edited(FOREST, grid__crs="EPSG:4326",
