@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import shutil
@@ -90,6 +91,18 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     finally:
         staging.release(partial)
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def output_errors(root: Path) -> Iterator[None]:
+    """A full, read-only or vanished output disk while writing is the environment, not a bug: one line."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO):
+            raise
+        raise OutputError(f"cannot write the product under {root}: {exc.strerror or exc} (nothing was kept)",
+                          hint="free space, or give --out another folder") from None
 
 
 def _raise_interrupt(signum, frame):

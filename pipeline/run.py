@@ -127,7 +127,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     for stale in staging.sweep(Path(out)):
         print(f"removed {stale}: the staging directory of a run that no longer runs", file=sys.stderr)
     final = Path(out) / recipe.sdg / run_id
-    with product.atomic_directory(final) as partial:
+    with product.atomic_directory(final) as partial, product.output_errors(Path(out)):
         with reliability.capture_read_failures() as failures:
             try:
                 stats = product.compute_and_write(built, partial, progress=progress)

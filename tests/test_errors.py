@@ -79,3 +79,19 @@ def test_ctrl_c_while_starting_is_a_clean_exit(tmp_path):
     assert child.returncode == 130 and "Traceback" not in err, err
     assert err.strip().startswith("interrupted")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_full_disk_while_writing_is_one_line_and_leaves_nothing(demo_catalog, tmp_path, monkeypatch, capsys):
+    import errno
+
+    import pipeline.product
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pipeline.product, "compute_and_write", full)
+    code = cli.main(["run", str(ROOT / "recipes" / "11.3.1.yaml"), "--catalog", demo_catalog, "--out",
+                     str(tmp_path / "out"), "--no-progress"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and "No space left on device (nothing was kept); free space" in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
