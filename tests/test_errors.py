@@ -95,3 +95,14 @@ def test_a_full_disk_while_writing_is_one_line_and_leaves_nothing(demo_catalog, 
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(lines) == 1 and "No space left on device (nothing was kept); free space" in lines[0]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
+
+
+def test_a_read_only_home_works_quietly(demo_catalog, tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "MPLCONFIGDIR"} | {"HOME": "/proc/sdgcube-no-home"}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run", str(ROOT / "recipes" / "11.3.1.yaml"),
+                           "--catalog", demo_catalog, "--out", str(tmp_path / "out"), "--no-progress"],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if not line.startswith("footprint:")] == []
