@@ -188,3 +188,51 @@ def smallest_pixel_area(geobox: GeoBox) -> float:
     samples = [func(geobox[y:y + 1, x:x + 1])[0, 0]
                for y in {0, ny // 2, ny - 1} for x in {0, nx // 2, nx - 1}]
     return min(samples) * 0.999
+
+
+AUTO = "auto"
+UTM_SLACK_DEG = 3.0  # an AOI may reach this far beyond its centre's UTM zone and still use it
+MAX_SCALE_ERROR = 0.01  # a fixed projected CRS whose scale is off by more than 1 % over the AOI is refused
+
+
+def choose_crs(aoi: BaseGeometry) -> tuple[str, str]:
+    """(CRS, why) for ``grid.crs: auto``: the UTM zone of the AOI's centre when the AOI lies within it (give or
+    take ``UTM_SLACK_DEG``), otherwise a Lambert azimuthal equal-area projection centred on the AOI."""
+    west, south, east, north = aoi.bounds
+    raw, lat = aoi.centroid.x, aoi.centroid.y
+    lon = (raw + 180) % 360 - 180  # an AOI across the antimeridian has longitudes beyond 180
+    zone = min(int((lon + 180) // 6) + 1, 60)
+    zone_west = -180 + 6 * (zone - 1) + (raw - lon)  # in the AOI's own longitudes
+    inside = (west >= zone_west - UTM_SLACK_DEG and east <= zone_west + 6 + UTM_SLACK_DEG and south >= -80
+              and north <= 84)
+    if inside and (south >= 0 or north <= 0 or abs(lat) < 10):
+        hemisphere = "N" if lat >= 0 else "S"
+        code = f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+        return code, f"UTM zone {zone}{hemisphere}: the zone of the AOI's centre, which holds the AOI"
+    laea = pyproj.CRS.from_proj4(f"+proj=laea +lat_0={lat:.4f} +lon_0={lon:.4f} +datum=WGS84 +units=m +no_defs")
+    return laea.to_wkt(), (f"Lambert azimuthal equal-area centred on the AOI ({lat:.2f}, {lon:.2f}): it spans more "
+                           "than one UTM zone")
+
+
+def crs_misfit(aoi: BaseGeometry, crs: str) -> str | None:
+    """Why a fixed CRS does not suit the AOI (outside its area of use, or its scale off by more than
+    ``MAX_SCALE_ERROR`` somewhere over the AOI), or None. Geographic CRSs suit anywhere (areas are geodesic)."""
+    target = pyproj.CRS.from_user_input(crs)
+    if target.is_geographic:
+        return None
+    west, south, east, north = aoi.bounds
+    use = target.area_of_use
+    slack = UTM_SLACK_DEG
+    if use is not None and not (use.west - slack <= west and east <= use.east + slack and use.south - slack <= south
+                                and north <= use.north + slack) and not (use.west > use.east) and east <= 180:
+        return (f"the AOI {[round(v, 3) for v in aoi.bounds]} lies outside {crs}'s area of use "
+                f"({use.name}: {use.west:g}..{use.east:g} E, {use.south:g}..{use.north:g} N)")
+    xs = np.linspace(west, east, 7)
+    ys = np.linspace(south, north, 7)
+    lon, lat = np.meshgrid(xs, ys)
+    factors = pyproj.Proj(target).get_factors(lon.ravel(), lat.ravel())
+    scale = np.concatenate([np.asarray(factors.meridional_scale), np.asarray(factors.parallel_scale)])
+    error = float(np.nanmax(np.abs(scale - 1))) if np.isfinite(scale).any() else float("inf")
+    if error > MAX_SCALE_ERROR:
+        return f"{crs} distorts distances by up to {error:.1%} over the AOI (more than {MAX_SCALE_ERROR:.0%})"
+    return None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyproj
 import pystac
 import xarray as xr
 from shapely.geometry import mapping
@@ -184,7 +185,8 @@ def _item(run_id, recipe, table, provenance, aoi_geometry, years, shape, layers,
             "license": recipe.licence,
             "sdg:indicator": recipe.sdg,
             "sdg:values": values,
-            "proj:code": recipe.grid.crs,
+            **({"proj:code": recipe.grid.crs} if recipe.grid.crs.upper().startswith(("EPSG:", "OGC:"))
+               else {"proj:wkt2": recipe.grid.crs}),
             "proj:shape": shape,
             "processing:software": provenance["software"],
             "processing:datetime": provenance["finished"],
@@ -238,7 +240,11 @@ def _lineage(recipe, provenance: dict, indicator_name: str) -> str:
     inputs = "; ".join(f"{len(v['items'])} items of {', '.join(sorted({i['collection'] for i in v['items']}))}"
                        f" from {v['catalog']}" for v in provenance["inputs"].values())
     return (f"SDG {recipe.sdg} ({indicator_name}) computed by sdgcube from {inputs or 'no inputs'}, with recipe "
-            f"sha256 {recipe.sha256[:12]} on a {recipe.grid.crs} grid at {recipe.grid.resolution:g} m.")
+            f"sha256 {recipe.sha256[:12]} on a {_crs_name(recipe.grid.crs)} grid at {recipe.grid.resolution:g} m.")
+
+
+def _crs_name(crs: str) -> str:
+    return crs if len(crs) < 40 else (pyproj.CRS.from_user_input(crs).name or "custom")
 
 
 def dump_json(value: Any) -> str:

@@ -104,7 +104,9 @@ class AOI:
 
 @dataclass(frozen=True)
 class Grid:
-    """Target grid: every layer of the product is on it; areas are true areas on it."""
+    """Target grid: every layer of the product is on it; areas are true areas on it. ``crs: auto`` picks
+    the AOI's UTM zone, or an equal-area projection centred on an AOI that spans zones (the run says
+    which, and why); the resolution is then in metres."""
 
     crs: str
     resolution: float
@@ -114,9 +116,10 @@ class Grid:
 
     def __post_init__(self) -> None:
         try:
-            CRS.from_user_input(self.crs)
+            if self.crs != "auto":
+                CRS.from_user_input(self.crs)
         except CRSError:
-            raise ValueError(f"crs {self.crs!r} is not a CRS pyproj knows (use e.g. 'EPSG:32721')") from None
+            raise ValueError(f"crs {self.crs!r} is not a CRS pyproj knows (use 'auto' or e.g. 'EPSG:32721')") from None
         if not (math.isfinite(self.resolution) and self.resolution > 0):
             raise ValueError(f"resolution must be a finite number > 0 (in CRS units); got {self.resolution}")
         if not 64 <= self.chunk <= 8192:

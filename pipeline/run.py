@@ -28,7 +28,7 @@ from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
 from pipeline import engine, footprint, guard, memory, product, provenance, staging
-from pipeline.grid import aoi_in_crs, make_geobox
+from pipeline.grid import AUTO, aoi_in_crs, choose_crs, crs_misfit, make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.layers import product_layer
 from pipeline.recipe import Input, Recipe, wrapped
@@ -92,6 +92,9 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     catalog = catalog or default_catalog()
     indicator = get_indicator(recipe.sdg)
     aoi = recipe.aoi.shape()  # one piece, longitudes beyond 180 if it crosses the antimeridian
+    recipe, crs_choice = _resolve_crs(recipe, aoi)
+    if progress:
+        print(f"grid CRS: {crs_choice}", file=sys.stderr)
     if aoi.bounds[2] > 180 and CRS.from_user_input(recipe.grid.crs).is_geographic:
         raise GridError(f"the AOI crosses the antimeridian, which a geographic grid ({recipe.grid.crs}) cannot hold in "
                         "one piece", hint="use a projected grid.crs there, e.g. its UTM zone (EPSG:32601 or 32660 "
@@ -124,6 +127,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
                                                      chunk=recipe.grid.chunk), product_layer)
     run_id = run_id or new_run_id(started, recipe)
     built.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id, zones))
+    built.layers.attrs["grid_crs_choice"] = crs_choice
     for stale in staging.sweep(Path(out)):
         print(f"removed {stale}: the staging directory of a run that no longer runs", file=sys.stderr)
     final = Path(out) / recipe.sdg / run_id
@@ -147,6 +151,22 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
                                                            finished=provenance.now()),
                                    "warnings": skipped})
     return RunResult(path=final, table=table, headline=plan.headline(table), item=item, footprint=meter.result)
+
+
+def _resolve_crs(recipe: Recipe, aoi) -> tuple[Recipe, str]:
+    """The recipe with its grid CRS chosen (``auto``) or checked against the AOI (a fixed one), and why."""
+    from dataclasses import replace
+
+    if recipe.grid.crs == AUTO:
+        crs, why = choose_crs(aoi)
+        short = crs if crs.startswith("EPSG:") else "LAEA"
+        return replace(recipe, grid=replace(recipe.grid, crs=crs)), f"{short} (auto: {why})"
+    problem = crs_misfit(aoi, recipe.grid.crs)
+    if problem:
+        raise GridError(f"grid.crs {recipe.grid.crs} does not suit this AOI: {problem}",
+                        hint="use grid.crs: auto (the AOI's UTM zone, or an equal-area projection across zones), or a "
+                             "CRS made for this place")
+    return recipe, f"{recipe.grid.crs} (the recipe's)"
 
 
 def new_run_id(started: datetime, recipe: Recipe) -> str:

@@ -132,14 +132,14 @@ def test_planning_computes_nothing(demo_catalog):
     from datetime import datetime, timezone
 
     from pipeline import engine
-    from pipeline.grid import aoi_in_crs
+    from pipeline.grid import aoi_in_crs, choose_crs
     from pipeline.indicators import Context, get_indicator
     from pipeline.layers import product_layer
 
     for sdg in ("15.1.1", "6.6.1"):
         r = recipe(sdg)
         aoi = r.aoi.shape()
-        gb = make_geobox(aoi, r.grid.crs, r.grid.resolution)
+        gb = make_geobox(aoi, choose_crs(aoi)[0] if r.grid.crs == "auto" else r.grid.crs, r.grid.resolution)
         with _NoCompute():
             cubes = {}
             for name, spec in r.inputs.items():

@@ -143,7 +143,7 @@ def test_people_are_kept_on_a_finer_or_coarser_grid(demo_catalog, demo_truth, tm
 
 
 def test_counts_are_not_reprojected(demo_catalog, tmp_path):
-    text = RECIPE.read_text().replace('crs: "EPSG:32721"', 'crs: "EPSG:4326"').replace("resolution: 100 ",
+    text = RECIPE.read_text().replace("crs: auto", 'crs: "EPSG:4326"').replace("resolution: 100 ",
                                                                                          "resolution: 0.001 ")
     with pytest.raises(GridError, match=r"set grid\.crs to EPSG:32721"):
         _run(recipe_from_text(text, source="r.yaml"), demo_catalog, tmp_path)
