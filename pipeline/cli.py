@@ -64,6 +64,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--zone-name", metavar="FIELD", help="field holding each zone's name (optional)")
     run.add_argument("--out", type=Path, default=Path("outputs"), help="output root (default: outputs)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="run the tasks on this Dask distributed scheduler, "
+                                                         "e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS)")
+    run.add_argument("--workers", type=int, metavar="N", help="run the tasks on a local cluster of N worker processes "
+                                                              "(default: this process's threads)")
     run.add_argument("--deadline", type=_seconds, metavar="S", help="give up one STAC request (a search with its "
                                                                     "pages) after S seconds, then retry (default 120)")
     run.add_argument("--total-deadline", type=_seconds, metavar="S", help="give up a search with all its retries "
@@ -228,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "indicators":
         return indicators_command(args)
     with _gc_paused(freeze=True):
+        from pipeline.engine.cluster import scheduler
         from pipeline.indicators import available
         from pipeline.recipe import load_recipe
         from pipeline.run import run
@@ -240,8 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             recipe = recipe.with_bbox(tuple(args.bbox))
         if args.zones or args.zone_id or args.zone_name:
             recipe = recipe.with_zones(_zones_spec(args, recipe))
-        result = run(recipe, catalog=args.catalog, out=args.out, progress=not args.no_progress,
-                     grid_intensity=args.grid_intensity, retry=_retry_policy(args))
+        with scheduler(args.scheduler, args.workers) as where:
+            if not args.no_progress:
+                print(f"tasks on {where}", file=sys.stderr)
+            result = run(recipe, catalog=args.catalog, out=args.out, progress=not args.no_progress,
+                         grid_intensity=args.grid_intensity, retry=_retry_policy(args))
     except USER_ERRORS as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1

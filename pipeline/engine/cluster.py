@@ -1,0 +1,69 @@
+"""Where the tasks run: this process's threads (the default), a local cluster of worker processes
+(``--workers N``), or an existing Dask distributed scheduler (``--scheduler ADDRESS`` or
+``$DASK_SCHEDULER_ADDRESS``: Dask Gateway, dask-kubernetes or a hosted Dask give one).
+
+Nothing here schedules: Dask does. Workers get the run's GDAL settings inside the graph (odc-stac
+captures them with each load) and, through a worker plugin, the same token redaction of every log
+record and the same allocator policy as the client. They write the product's chunks straight into
+the run's staging directory, which must therefore be on a file system they share with the client (a
+local cluster, or a network disk); the client commits it once, when everything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError:  # pragma: no cover - distributed is a dependency; threads work without it
+    WorkerPlugin = object  # type: ignore[assignment,misc]
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+class SdgcubeWorker(WorkerPlugin):
+    """A distributed worker plugin: what every worker process does before it runs a task of ours."""
+
+    name = "sdgcube"
+
+    def setup(self, worker) -> None:
+        from catalog.reliability import protect_logs
+        from pipeline import memory
+
+        protect_logs()  # signed hrefs in odc-loader's or rasterio's log records are redacted on the worker too
+        memory.bound_allocator()
+
+
+@contextlib.contextmanager
+def scheduler(address: str | None = None, workers: int | None = None) -> Iterator[str]:
+    """Run what is computed inside on ``address`` (else ``$DASK_SCHEDULER_ADDRESS``), on a local cluster of
+    ``workers`` single-threaded processes, or on this process's threads; yields a description."""
+    from catalog.errors import SdgcubeError
+
+    address = address or os.environ.get(SCHEDULER_ENV) or None
+    if address is None and not workers:
+        yield "threads of this process"
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SdgcubeError("a Dask cluster needs the 'distributed' package",
+                           hint="pip install 'dask[distributed]' (make install has it)") from None
+    with contextlib.ExitStack() as stack:
+        if address is not None:
+            try:
+                client = stack.enter_context(Client(address, timeout="10s", set_as_default=True))
+            except (OSError, TimeoutError) as exc:
+                raise SdgcubeError(f"cannot reach the Dask scheduler at {address} ({type(exc).__name__})",
+                                   hint="check the address (tcp://host:8786) and that the scheduler runs") from None
+            where = f"Dask scheduler {address}"
+        else:
+            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None, host="127.0.0.1"))
+            client = stack.enter_context(Client(cluster, set_as_default=True))
+            where = f"a local cluster of {workers} worker processes"
+        client.register_plugin(SdgcubeWorker())
+        n = len(client.scheduler_info().get("workers", {}))
+        yield f"{where} ({n} worker{'s' if n != 1 else ''})"

@@ -1,0 +1,67 @@
+"""Both demo indicators on a real Dask cluster (a scheduler and two single-threaded worker processes on
+127.0.0.1), byte-identical to the threaded run: the per-array checksums and the tables."""
+
+import json
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+
+ROOT = Path(__file__).parents[1]
+DASK = Path(sys.executable).with_name("dask")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster")
+    info = folder / "scheduler.json"
+    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
+                               ":0", "--scheduler-file", str(info)], cwd=folder,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    deadline = time.monotonic() + 60
+    while not info.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    address = json.loads(info.read_text())["address"]
+    for _ in range(2):
+        procs.append(subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                       "--local-directory", str(folder)], cwd=folder,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(2, timeout=60)
+    yield address
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        proc.wait(timeout=30)
+
+
+def _run(sdg: str, out: Path, demo_catalog: str, *extra: str) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["run", str(ROOT / "recipes" / f"{sdg}.yaml"), "--catalog", demo_catalog, "--out", str(out),
+                     "--no-progress", *extra]) == 0
+    return next((out / sdg).iterdir())
+
+
+@pytest.mark.parametrize("sdg", ["15.1.1", "6.6.1"])
+def test_a_real_cluster_gives_the_threaded_products_bit_for_bit(cluster, demo_catalog, tmp_path, sdg):
+    local = _run(sdg, tmp_path / "local", demo_catalog)
+    remote = _run(sdg, tmp_path / "cluster", demo_catalog, "--scheduler", cluster)
+    a, b = (json.loads((p / "item.json").read_text())["properties"] for p in (local, remote))
+    assert a["sdgcube:array_checksums"] == b["sdgcube:array_checksums"]
+    pd.testing.assert_frame_equal(pd.read_csv(local / "table.csv"), pd.read_csv(remote / "table.csv"))
+
+
+def test_an_unreachable_scheduler_is_one_line(demo_catalog, tmp_path, capsys):
+    code = main(["run", str(ROOT / "recipes" / "15.1.1.yaml"), "--catalog", demo_catalog, "--out", str(tmp_path),
+                 "--no-progress", "--scheduler", "tcp://127.0.0.1:1"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in lines[0]
