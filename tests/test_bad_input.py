@@ -119,6 +119,14 @@ def _bad_datetime(item: dict) -> None:
     item["properties"]["datetime"] = "not-a-date"
 
 
+def _across(tmp: Path) -> str:
+    """A 15.1.1 recipe across the antimeridian on local land cover (tests/test_antimeridian.py's)."""
+    from tests.test_antimeridian import _landcover, _recipe
+
+    _landcover(tmp / "lc.tif")
+    return _recipe(tmp / "lc.tif")
+
+
 LOOP = json.dumps({"type": "Catalog", "id": "loop", "stac_version": "1.0.0", "description": "a loop",
                    "links": [{"rel": "child", "href": "./catalog.json"}, {"rel": "root", "href": "./catalog.json"}]})
 
@@ -229,6 +237,9 @@ CASES = [
     Case("works-geographic-grid", run_args(lambda t: edited(FOREST, grid__crs="EPSG:4326",
                                                            grid__resolution=0.0002)), 0, ""),
     Case("works-static-catalog-over-http", lambda t, c: ["run", recipe(t, FOREST), "--catalog", served(c)], 0, ""),
+    Case("works-antimeridian", lambda t, c: ["run", recipe(t, _across(t))], 0, ""),
+    Case("works-zones-in-another-crs", lambda t, c: ["run", recipe(t, FOREST), "--catalog", c, "--zones",
+                                                     str(Path(c).parent / "zones.gpkg"), "--zone-id", "code"], 0, ""),
     Case("works-1e9-is-a-number", run_args(lambda t: FOREST.replace("mmu_ha: 0.5", "mmu_ha: 5e-1")), 0, ""),
 ]
 
