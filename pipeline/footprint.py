@@ -18,6 +18,7 @@ import resource
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,22 @@ FOOTPRINT_COLUMNS = ["quantity", "value", "unit", "note"]
 
 
 @dataclass(frozen=True)
+class Counters:
+    """What another process doing the run's work has used so far (read at start and end of a run)."""
+
+    cpu_s: float
+    rchar: int | None
+    wchar: int | None
+    max_rss: int
+
+
+def own_counters() -> Counters:
+    """This process's counters (what a Dask worker reports about itself)."""
+    io = _io_counters(PROC_SELF) or {}
+    return Counters(cpu_s=_cpu_seconds(), rchar=io.get("rchar"), wchar=io.get("wchar"), max_rss=_max_rss_bytes())
+
+
+@dataclass(frozen=True)
 class Footprint:
     """One run's measured cost. ``None`` where the host cannot measure a quantity."""
 
@@ -64,6 +81,8 @@ class Footprint:
     co2e_g: float
     aoi_km2: float | None
     cpu_count: int | None
+    workers: int = 0  # Dask worker processes whose CPU time and I/O are summed in (0: threads of this process)
+    workers_peak_memory_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with per-km² variants and what each number means."""
@@ -76,6 +95,8 @@ class Footprint:
             "product_bytes": "size of the product directory before item.json and report.html were written",
             "peak_memory_bytes": f"highest RSS sampled every {SAMPLE_SECONDS * 1000:.0f} ms during the run",
             "max_rss_bytes": "ru_maxrss: the process's lifetime peak RSS (may predate the run)",
+            "cpu_s": "user + system CPU time of this process and of every Dask worker process (their deltas)",
+            "workers_peak_memory_bytes": "the highest ru_maxrss of the Dask workers: each worker's lifetime peak",
             "co2e_g": "energy_j / 3.6e6 J/kWh x grid_intensity_g_per_kwh",
         }
         return out
@@ -93,11 +114,15 @@ class Footprint:
         method = f"energy method: {self.energy_method}"
         series: list[tuple[str, float | None, str, str]] = [
             ("wall_time", self.wall_s, "s", "wall-clock time of the run: search, load, compute, write"),
-            ("cpu_time", self.cpu_s, "s", "process user + system CPU time, all threads"),
+            ("cpu_time", self.cpu_s, "s", "user + system CPU time, all threads of this process and of its Dask "
+                                          "workers"),
             ("bytes_read", self.bytes_read, "B", "bytes read by the process (files and network)"),
             ("bytes_written", self.bytes_written, "B", "bytes written by the process"),
             ("product_size", self.product_bytes, "B", "bytes of the product directory"),
             ("peak_memory", self.peak_memory_bytes, "B", "peak resident memory during the run"),
+            ("workers", self.workers, "1", "Dask worker processes (0: this process's threads); CPU time and bytes "
+                                            "include theirs"),
+            ("workers_peak_memory", self.workers_peak_memory_bytes, "B", "the highest lifetime peak RSS of a worker"),
             ("energy", self.energy_j, "J", method),
             ("co2e", self.co2e_g, "gCO2e", f"at {self.grid_intensity_g_per_kwh:g} gCO2e/kWh; {method}"),
         ]
@@ -199,7 +224,8 @@ class Meter:
 
     def __init__(self, *, grid_intensity: float = DEFAULT_GRID_INTENSITY,
                  watts_per_core: float = DEFAULT_WATTS_PER_CORE, powercap_root: Path = POWERCAP_ROOT,
-                 proc_self: Path = PROC_SELF, interval: float = SAMPLE_SECONDS) -> None:
+                 proc_self: Path = PROC_SELF, interval: float = SAMPLE_SECONDS,
+                 remote: Callable[[], Mapping[str, Counters] | None] | None = None) -> None:
         if not grid_intensity >= 0:
             raise ValueError(f"grid intensity must be >= 0 gCO2e/kWh; got {grid_intensity} "
                              f"(the world average is ~{DEFAULT_GRID_INTENSITY:g})")
@@ -210,6 +236,7 @@ class Meter:
         self.powercap_root = Path(powercap_root)
         self.proc_self = Path(proc_self)
         self.interval = interval
+        self.remote = remote  # counters of other processes doing the run's work (Dask workers), by name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -227,6 +254,7 @@ class Meter:
         self._io0 = _io_counters(self.proc_self)
         self._rss0 = _rss_bytes(self.proc_self)
         self._peak = self._rss0
+        self._remote0 = dict(self.remote() or {}) if self.remote is not None else {}
         self._rapl = Rapl(self.powercap_root)
         self._stop.clear()
         self._thread = threading.Thread(target=self._sample, name="sdgcube-footprint", daemon=True)
@@ -260,6 +288,15 @@ class Meter:
         cpu = _cpu_seconds() - self._cpu0
         io1 = _io_counters(self.proc_self)
         delta = {k: io1[k] - self._io0[k] for k in ("rchar", "wchar")} if io1 and self._io0 else {}
+        remote1 = dict(self.remote() or {}) if self.remote is not None else {}
+        both = [name for name in remote1 if name in self._remote0]
+        for name in both:  # workers present at start and end: their deltas
+            before, after = self._remote0[name], remote1[name]
+            cpu += after.cpu_s - before.cpu_s
+            for k, a, b in (("rchar", after.rchar, before.rchar), ("wchar", after.wchar, before.wchar)):
+                if k in delta and a is not None and b is not None:
+                    delta[k] += a - b
+        workers_peak = max((remote1[n].max_rss for n in both), default=None)
         if self._rapl.available:
             energy, method = self._rapl.joules, "rapl"
         else:
@@ -270,7 +307,8 @@ class Meter:
             product_bytes=directory_bytes(product_dir) if product_dir is not None else None,
             peak_memory_bytes=self._peak, start_memory_bytes=self._rss0, max_rss_bytes=_max_rss_bytes(),
             energy_j=energy, energy_method=method, grid_intensity_g_per_kwh=self.grid_intensity,
-            co2e_g=co2e_grams(energy, self.grid_intensity), aoi_km2=aoi_km2, cpu_count=os.cpu_count())
+            co2e_g=co2e_grams(energy, self.grid_intensity), aoi_km2=aoi_km2, cpu_count=os.cpu_count(),
+            workers=len(both), workers_peak_memory_bytes=workers_peak)
         return self.result
 
 

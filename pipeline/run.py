@@ -28,6 +28,7 @@ from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
 from pipeline import engine, footprint, guard, memory, product, provenance, staging
+from pipeline.engine import cluster
 from pipeline.grid import AUTO, aoi_in_crs, choose_crs, crs_misfit, make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.layers import product_layer
@@ -78,7 +79,7 @@ def run(recipe: Recipe, *, catalog: str | None = None, out: Path = Path("outputs
     The run meters itself (``pipeline.footprint``): time, CPU, I/O, memory, energy and
     CO2e at ``grid_intensity`` gCO2e/kWh land in the table, the Item and the report.
     """
-    with footprint.Meter(grid_intensity=grid_intensity) as meter:
+    with footprint.Meter(grid_intensity=grid_intensity, remote=cluster.worker_counters) as meter:
         return _run(recipe, catalog=catalog, out=out, progress=progress, run_id=run_id, retry=retry, meter=meter)
 
 

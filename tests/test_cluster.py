@@ -58,6 +58,9 @@ def test_a_real_cluster_gives_the_threaded_products_bit_for_bit(cluster, demo_ca
     a, b = (json.loads((p / "item.json").read_text())["properties"] for p in (local, remote))
     assert a["sdgcube:array_checksums"] == b["sdgcube:array_checksums"]
     pd.testing.assert_frame_equal(pd.read_csv(local / "table.csv"), pd.read_csv(remote / "table.csv"))
+    cost = pd.read_csv(remote / "footprint.csv").set_index("quantity").value
+    assert cost["workers"] == 2 and cost["workers_peak_memory"] > 50e6  # the workers' share is metered
+    assert pd.read_csv(local / "footprint.csv").set_index("quantity").value["workers"] == 0
 
 
 def test_an_unreachable_scheduler_is_one_line(demo_catalog, tmp_path, capsys):

@@ -14,6 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.footprint import Counters
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin
@@ -67,3 +71,19 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
         client.register_plugin(SdgcubeWorker())
         n = len(client.scheduler_info().get("workers", {}))
         yield f"{where} ({n} worker{'s' if n != 1 else ''})"
+
+
+def worker_counters() -> dict[str, Counters] | None:
+    """CPU time, bytes read/written and lifetime peak RSS of every worker of the current Dask distributed
+    client (None on threads): the footprint adds the workers' share of the run."""
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        client = default_client()
+    except ValueError:  # no client: the threaded scheduler
+        return None
+    from pipeline.footprint import own_counters
+
+    return dict(client.run(own_counters))
