@@ -82,6 +82,7 @@ class Footprint:
     aoi_km2: float | None
     cpu_count: int | None
     workers: int = 0  # Dask worker processes whose CPU time and I/O are summed in (0: threads of this process)
+    tasks: int | None = None  # tasks of the product's compute
     workers_peak_memory_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +124,7 @@ class Footprint:
             ("workers", self.workers, "1", "Dask worker processes (0: this process's threads); CPU time and bytes "
                                             "include theirs"),
             ("workers_peak_memory", self.workers_peak_memory_bytes, "B", "the highest lifetime peak RSS of a worker"),
+            ("tasks", self.tasks, "1", "Dask tasks of the product's compute: they grow with the number of blocks"),
             ("energy", self.energy_j, "J", method),
             ("co2e", self.co2e_g, "gCO2e", f"at {self.grid_intensity_g_per_kwh:g} gCO2e/kWh; {method}"),
         ]
@@ -280,7 +282,8 @@ class Meter:
             if rapl:
                 self._rapl.update()
 
-    def read(self, *, product_dir: Path | None = None, aoi_km2: float | None = None) -> Footprint:
+    def read(self, *, product_dir: Path | None = None, aoi_km2: float | None = None,
+             tasks: int | None = None) -> Footprint:
         """Stop sampling and return the footprint so far (the meter cannot be read twice)."""
         self.stop()
         self._sample_once(rapl=True)
@@ -308,7 +311,7 @@ class Meter:
             peak_memory_bytes=self._peak, start_memory_bytes=self._rss0, max_rss_bytes=_max_rss_bytes(),
             energy_j=energy, energy_method=method, grid_intensity_g_per_kwh=self.grid_intensity,
             co2e_g=co2e_grams(energy, self.grid_intensity), aoi_km2=aoi_km2, cpu_count=os.cpu_count(),
-            workers=len(both), workers_peak_memory_bytes=workers_peak)
+            workers=len(both), workers_peak_memory_bytes=workers_peak, tasks=tasks)
         return self.result
 
 

@@ -147,7 +147,8 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
         table, item = product.finish(
             partial, plan=plan, stats=stats, recipe=recipe, run_id=run_id, aoi_geometry=wrapped(aoi),
             indicator_name=indicator.name, zones=zones,
-            footprint_of=lambda directory: meter.read(product_dir=directory, aoi_km2=footprint.aoi_area_km2(aoi)),
+            footprint_of=lambda directory: meter.read(product_dir=directory, aoi_km2=footprint.aoi_area_km2(aoi),
+                                                      tasks=engine.graph.last_task_count),
             provenance_of=lambda: {**provenance.provenance(recipe=recipe, inputs=inputs, started=started,
                                                            finished=provenance.now()),
                                    "warnings": skipped})

@@ -56,3 +56,17 @@ def test_a_pixel_larger_than_the_aoi_is_refused(tmp_path):
     text = TEXT.replace("resolution: 10 ", "resolution: 1e9 ")  # YAML 1.1 reads 1e9 as a string: still a number
     with pytest.raises(RunTooLarge, match=r"grid\.resolution 1e\+09 metre is larger than the AOI itself"):
         run(recipe_from_text(text, source="r.yaml"), catalog=str(tmp_path), out=tmp_path, progress=False)
+
+
+def test_tasks_grow_linearly_with_the_number_of_blocks(demo_catalog, tmp_path):
+    """The footprint's task count at 1, 6 and 18 blocks of the same grid: a straight line, within 15 %."""
+    import pandas as pd
+
+    counts = {}
+    for chunk, blocks in ((1024, 1), (256, 6), (128, 18)):
+        recipe = recipe_from_text(TEXT.replace("chunk: 1024", f"chunk: {chunk}"), source="r.yaml")
+        result = run(recipe, catalog=demo_catalog, out=tmp_path / str(chunk), progress=False)
+        counts[blocks] = pd.read_csv(result.path / "footprint.csv").set_index("quantity").value["tasks"]
+    per_block = (counts[6] - counts[1]) / 5
+    predicted = counts[1] + per_block * 17
+    assert counts[18] == pytest.approx(predicted, rel=0.15), counts

@@ -18,7 +18,7 @@ Keys are tokens of what a task depends on (step, period, grid, AOI, zones, input
 names), never random: the same recipe on the same inputs builds the same graph.
 """
 
-from pipeline.engine.graph import build, compute
+from pipeline.engine.graph import build, compute, task_count
 from pipeline.engine.quantiles import (
     exact_quantiles,
     float_keys,
@@ -52,6 +52,6 @@ from pipeline.engine.spec import (
 __all__ = [
     "ALL", "AOI_NAME", "OUTSIDE_ZONES", "Areas", "Block", "BlockFunction", "Built", "Distinct", "Histogram", "Layer",
     "Period", "Quantiles", "Reduction", "Setting", "Step", "ValueSums", "build", "compute", "exact_quantiles",
-    "float_keys", "key_values", "pixels_for", "ratio_to_zone_percentile", "zonal_percentiles", "zone_coords",
-    "zone_layer_spec", "zone_names",
+    "float_keys", "key_values", "pixels_for", "ratio_to_zone_percentile", "task_count", "zonal_percentiles",
+    "zone_coords", "zone_layer_spec", "zone_names",
 ]

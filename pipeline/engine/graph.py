@@ -82,10 +82,23 @@ def compute(write: Any, stats: Mapping[str, Any], *, progress: bool) -> dict[str
     """
     from dask.diagnostics import ProgressBar
 
+    global last_task_count
+    last_task_count = task_count(write, stats)
     with (warnings.catch_warnings(), ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext(),
           _own_pool(write) as pool):
         _, out = dask.compute(write, dict(stats), **({"pool": pool} if pool is not None else {}))
     return out
+
+
+last_task_count: int | None = None  # tasks of the last compute(): the footprint reports it
+
+
+def task_count(write: Any, stats: Mapping[str, Any]) -> int:
+    """Tasks in the graph of the product's one compute (reads, blocks, merges, writes): it grows with the
+    number of blocks, not with their size."""
+    from dask.base import collections_to_expr
+
+    return len(collections_to_expr([write, *stats.values()], optimize_graph=False).__dask_graph__())
 
 
 @contextlib.contextmanager
