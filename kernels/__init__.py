@@ -27,6 +27,7 @@ from kernels.water import (
     PERMANENT,
     SEASONAL,
     classify_water,
+    classify_water_bands,
     water_frequency,
     yearly_water_class,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "annual_means",
     "class_area_sums",
     "classify_water",
+    "classify_water_bands",
     "float_key_histogram",
     "focal_range",
     "mann_kendall",

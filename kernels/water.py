@@ -8,6 +8,8 @@ Codes follow the JRC Global Surface Water yearly history: 0 no observation,
 import numba
 import numpy as np
 
+from kernels.indices import _dn_shift
+
 NO_OBSERVATION = 0
 NOT_WATER = 1
 SEASONAL = 2
@@ -110,3 +112,74 @@ def water_frequency(water, out):
                 out[y, x] = np.nan
             else:
                 out[y, x] = np.float64(w[x]) / np.float64(n[x])
+
+
+@numba.njit(cache=True)
+def _reflectance(dn, k, factor, add):
+    """Reflectance of one DN in float64 (``(DN + k) * factor + add``, as indices._dn_shift gives), clipped to 0."""
+    r = (np.float64(dn) + k) * factor + add
+    return 0.0 if r < 0.0 else r
+
+
+@numba.njit(cache=True, parallel=True)
+def classify_water_bands(green, red, nir, swir16, swir22, scale, offset, nodata, mndwi_threshold, ndvi_max,
+                         awei_threshold, out):
+    """Multi-band water test on raw DNs, one fused pass per pixel, in place.
+
+    green, red, nir, swir16, swir22: integer DN arrays (t, y, x), any integer
+    dtype and strides. scale, offset: float64 (5, t), one row per band in that
+    order, one column per date (processing baselines differ within a series).
+    nodata: int DN. mndwi_threshold, ndvi_max, awei_threshold: floats.
+    out: uint8 (t, y, x) with the codes of classify_water.
+
+    Reflectance is computed per band in float64 as in
+    indices.normalized_difference (offset folded into DN units, negative
+    reflectance clipped to 0). A pixel is water (1) iff all three hold:
+    MNDWI = (green - swir16) / (green + swir16) > mndwi_threshold;
+    NOT (NDVI = (nir - red) / (nir + red) > ndvi_max) (an undefined NDVI,
+    nir + red == 0, does not veto); and
+    AWEI_nsh = 4 (green - swir16) - (0.25 nir + 2.75 swir22) > awei_threshold
+    (Feyisa et al. 2014, on reflectance 0..1). Else 0 (observed dry).
+    255 (no observation) where any band's DN equals nodata or MNDWI is
+    undefined (green + swir16 == 0). Comparisons are in float64. Rows (t, y)
+    run in parallel; pixels are independent.
+    """
+    nt, ny, nx = out.shape
+    if (green.shape != out.shape or red.shape != out.shape or nir.shape != out.shape
+            or swir16.shape != out.shape or swir22.shape != out.shape):
+        raise ValueError("classify_water_bands: every band and out must have the same (t, y, x) shape")
+    if scale.shape[0] != 5 or offset.shape[0] != 5 or scale.shape[1] != nt or offset.shape[1] != nt:
+        raise ValueError("classify_water_bands: scale and offset must have shape (5, t)")
+    for row in numba.prange(nt * ny):
+        t = row // ny
+        y = row - t * ny
+        kg, fg, cg = _dn_shift(scale[0, t], offset[0, t])
+        kr, fr, cr = _dn_shift(scale[1, t], offset[1, t])
+        kn, fn, cn = _dn_shift(scale[2, t], offset[2, t])
+        k1, f1, c1 = _dn_shift(scale[3, t], offset[3, t])
+        k2, f2, c2 = _dn_shift(scale[4, t], offset[4, t])
+        for x in range(nx):
+            dg = green[t, y, x]
+            dr = red[t, y, x]
+            dn = nir[t, y, x]
+            d1 = swir16[t, y, x]
+            d2 = swir22[t, y, x]
+            if dg == nodata or dr == nodata or dn == nodata or d1 == nodata or d2 == nodata:
+                out[t, y, x] = NODATA_U8
+                continue
+            g = _reflectance(dg, kg, fg, cg)
+            r = _reflectance(dr, kr, fr, cr)
+            n = _reflectance(dn, kn, fn, cn)
+            s1 = _reflectance(d1, k1, f1, c1)
+            s2 = _reflectance(d2, k2, f2, c2)
+            den = g + s1
+            if not den > 0.0:  # 0 (undefined MNDWI) or NaN from NaN scale/offset
+                out[t, y, x] = NODATA_U8
+                continue
+            water = (g - s1) / den > mndwi_threshold
+            vden = n + r
+            if water and vden > 0.0 and (n - r) / vden > ndvi_max:
+                water = False
+            if water and not 4.0 * (g - s1) - (0.25 * n + 2.75 * s2) > awei_threshold:
+                water = False
+            out[t, y, x] = 1 if water else 0

@@ -164,7 +164,7 @@ def test_collection_item_assets_agree_with_the_profile():
 def _expected_s2(red, scl_coarse, ratio):
     """Red DNs with SCL-invalid pixels at nodata; SCL is on a ``ratio``x coarser grid."""
     scl = np.repeat(np.repeat(scl_coarse, ratio, axis=0), ratio, axis=1)[:red.shape[0], :red.shape[1]]
-    return np.where(np.isin(scl, [0, 1, 3, 8, 9, 10]), 0, red)
+    return np.where(np.isin(scl, [0, 1, 3, 8, 9, 10, 11]), 0, red)
 
 
 @pytest.mark.parametrize("name", [S2_PC, S2_V0])

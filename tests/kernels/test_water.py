@@ -1,4 +1,4 @@
-"""classify_water and yearly_water_class against NumPy references."""
+"""classify_water, classify_water_bands and yearly_water_class against NumPy references."""
 
 import numpy as np
 import pytest
@@ -151,3 +151,115 @@ def test_property_yearly_matches_numpy(water, min_observations, permanent_fracti
         yearly(water, min_observations, permanent_fraction),
         reference_yearly(water, min_observations, permanent_fraction),
     )
+
+
+# ------------------------------------------------ classify_water_bands (MNDWI + NDVI guard + AWEI_nsh)
+
+def reference_water_bands(dns, scale, offset, nodata, mndwi_t, ndvi_max, awei_t):
+    """NumPy reference: dns (5, t, y, x) green, red, nir, swir16, swir22; scale, offset (5, t)."""
+    rho = np.maximum(dns.astype(np.float64) * scale[:, :, None, None] + offset[:, :, None, None], 0.0)
+    g, r, n, s1, s2 = rho
+    with np.errstate(all="ignore"):
+        mndwi = (g - s1) / (g + s1)
+        ndvi = (n - r) / (n + r)
+    awei = 4 * (g - s1) - (0.25 * n + 2.75 * s2)
+    water = (mndwi > mndwi_t) & ~((n + r > 0) & (ndvi > ndvi_max)) & (awei > awei_t)
+    missing = (dns == nodata).any(axis=0) | ~(g + s1 > 0)
+    return np.where(missing, 255, water).astype(np.uint8)
+
+
+def water_bands(dns, scale, offset, nodata=0, mndwi_t=0.0, ndvi_max=0.0, awei_t=-0.1):
+    out = np.full(dns.shape[1:], 77, np.uint8)
+    kernels.classify_water_bands(*dns, scale, offset, nodata, mndwi_t, ndvi_max, awei_t, out)
+    return out
+
+
+def random_dns(rng, shape, dtype=np.uint16, nodata_fraction=0.2):
+    dns = rng.integers(0, 6000, (5, *shape)).astype(dtype)
+    dns[:, rng.random(shape) < 0.3] = rng.integers(0, 700, (5, 1)).astype(dtype)  # dark, water-like spectra
+    dns[rng.random((5, *shape)) < nodata_fraction] = 0
+    return dns
+
+
+def s2_scales(nt):
+    """Per date: Sentinel-2 scale 1e-4, offset -0.1 after baseline 04.00 (odd dates) and 0 before."""
+    scale = np.full((5, nt), 1e-4)
+    offset = np.where(np.arange(nt) % 2 == 1, -0.1, 0.0)[None, :].repeat(5, 0)
+    return scale, offset
+
+
+def test_water_bands_hand_made_pixels():
+    scale, offset = np.full((5, 1), 1e-4), np.zeros((5, 1))
+    #          clear water, veg (NDVI veto), dark flat (AWEI veto), land, nodata, g+s1 == 0, nir+red == 0
+    green = [500, 500, 400, 900, 0, 0, 500]
+    red = [300, 300, 390, 1000, 300, 300, 0]
+    nir = [150, 900, 380, 2200, 150, 150, 0]
+    swir16 = [40, 40, 380, 2600, 40, 0, 40]
+    swir22 = [20, 20, 390, 1800, 20, 20, 20]
+    dns = np.array([green, red, nir, swir16, swir22], np.uint16)[:, None, None, :]
+    nodata = 65535
+    dns[0, 0, 0, 4] = nodata
+    got = water_bands(dns, scale, offset, nodata=nodata)
+    np.testing.assert_array_equal(got[0, 0], [1, 0, 0, 0, 255, 255, 1])
+    np.testing.assert_array_equal(got, reference_water_bands(dns, scale, offset, nodata, 0.0, 0.0, -0.1))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 1, 7), (2, 13, 17), (4, 5, 3), (0, 3, 3), (2, 0, 4), (2, 4, 0)])
+def test_water_bands_odd_and_empty_shapes(shape):
+    rng = np.random.default_rng(sum(shape) + 5)
+    dns = random_dns(rng, shape)
+    scale, offset = s2_scales(shape[0])
+    np.testing.assert_array_equal(water_bands(dns, scale, offset),
+                                  reference_water_bands(dns, scale, offset, 0, 0.0, 0.0, -0.1))
+
+
+@pytest.mark.parametrize("thresholds", [(0.0, 0.0, -0.1), (0.1, 1.0, 0.0), (-0.2, 0.2, -0.5)])
+def test_water_bands_thresholds_and_signed_dns(thresholds):
+    rng = np.random.default_rng(3)
+    dns = random_dns(rng, (3, 9, 11), np.int16) - np.int16(100)  # some negative DNs, nodata -100
+    scale, offset = s2_scales(3)
+    np.testing.assert_array_equal(water_bands(dns, scale, offset, -100, *thresholds),
+                                  reference_water_bands(dns, scale, offset, -100, *thresholds))
+
+
+def test_water_bands_all_masked_and_one_pixel():
+    scale, offset = s2_scales(2)
+    assert (water_bands(np.zeros((5, 2, 3, 4), np.uint16), scale, offset) == 255).all()
+    one = np.array([600, 400, 300, 150, 120], np.uint16).reshape(5, 1, 1, 1) + np.uint16(1000)  # baseline 04.00
+    got = water_bands(one, np.full((5, 1), 1e-4), np.full((5, 1), -0.1))
+    assert got.shape == (1, 1, 1) and got[0, 0, 0] == 1
+
+
+def test_water_bands_nan_scale_is_no_observation():
+    rng = np.random.default_rng(4)
+    dns = random_dns(rng, (2, 3, 5), nodata_fraction=0.0)
+    scale, offset = s2_scales(2)
+    scale[0, 1] = np.nan  # green unusable on the second date
+    got = water_bands(dns, scale, offset)
+    assert (got[1] == 255).all()
+    np.testing.assert_array_equal(got[0], reference_water_bands(dns, scale, offset, 0, 0.0, 0.0, -0.1)[0])
+
+
+def test_water_bands_strided_views_and_shape_errors():
+    rng = np.random.default_rng(5)
+    big = random_dns(rng, (2, 8, 12))
+    view = big[:, :, ::2, ::3]  # non-contiguous
+    scale, offset = s2_scales(2)
+    np.testing.assert_array_equal(water_bands(view, scale, offset),
+                                  reference_water_bands(view, scale, offset, 0, 0.0, 0.0, -0.1))
+    with pytest.raises(ValueError, match="same"):
+        kernels.classify_water_bands(*big, scale, offset, 0, 0.0, 0.0, -0.1, np.empty((2, 8, 11), np.uint8))
+    with pytest.raises(ValueError, match=r"\(5, t\)"):
+        kernels.classify_water_bands(*big, scale[:, :1], offset[:, :1], 0, 0.0, 0.0, -0.1,
+                                     np.empty((2, 8, 12), np.uint8))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.integers(1, 6), st.integers(1, 6),
+       st.floats(-0.5, 0.5), st.floats(-0.5, 0.5), st.floats(-1, 0.5))
+def test_property_water_bands_matches_numpy(seed, nt, ny, nx, mndwi_t, ndvi_max, awei_t):
+    rng = np.random.default_rng(seed)
+    dns = random_dns(rng, (nt, ny, nx))
+    scale, offset = s2_scales(nt)
+    np.testing.assert_array_equal(water_bands(dns, scale, offset, 0, mndwi_t, ndvi_max, awei_t),
+                                  reference_water_bands(dns, scale, offset, 0, mndwi_t, ndvi_max, awei_t))
