@@ -98,7 +98,8 @@ def task_count(write: Any, stats: Mapping[str, Any]) -> int:
     number of blocks, not with their size."""
     from dask.base import collections_to_expr
 
-    return len(collections_to_expr([write, *stats.values()], optimize_graph=False).__dask_graph__())
+    lazy = [v for v in (write, *stats.values()) if dask.is_dask_collection(v)]  # Quantiles are known already
+    return len(collections_to_expr(lazy, optimize_graph=False).__dask_graph__()) if lazy else 0
 
 
 @contextlib.contextmanager
