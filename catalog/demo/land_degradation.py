@@ -54,6 +54,33 @@ _EARLY_DECLINE = (7600, 7800, 7700, 7900, 8000, 7850, 8100, 7750, 8200, 7950, 83
                   6900, 6950, 6850, 6880, 6930, 6870, 6920, 6860, 6910, 6890, 6940)
 
 
+def ld_grid(bounds_ld: tuple[int, int, int, int]) -> Grid:
+    """The 1/2400 degree grid of (W, S, E, N) in LD pixels."""
+    w, s, e, n = bounds_ld
+    return Grid(GEO_CRS, Affine(1 / LD_PER_DEG, 0, w / LD_PER_DEG, 0, -1 / LD_PER_DEG, n / LD_PER_DEG), e - w, n - s)
+
+
+def ld_bounds_deg(bounds_ld: tuple[int, int, int, int]) -> list[float]:
+    return [v / LD_PER_DEG for v in bounds_ld]
+
+
+def ld_pixels_inside(bounds_ld: tuple[int, int, int, int], aoi_units: tuple[int, int, int, int],
+                     grid: Grid) -> np.ndarray:
+    """Pixels whose centre lies inside the AOI bbox, decided in integers (half WorldCover units):
+    centres lie at odd half units and AOI edges on whole units, so none is ever on an edge."""
+    w, s, e, n = aoi_units
+    west, _, _, north = bounds_ld
+    x2 = 2 * LD_UNITS * west + 2 * LD_UNITS * np.arange(grid.width) + LD_UNITS
+    y2 = 2 * LD_UNITS * north - 2 * LD_UNITS * np.arange(grid.height) - LD_UNITS
+    return ((y2 > 2 * s) & (y2 < 2 * n))[:, None] & ((x2 > 2 * w) & (x2 < 2 * e))[None, :]
+
+
+def ld_row_area(bounds_ld: tuple[int, int, int, int], grid: Grid) -> np.ndarray:
+    """Geodesic area (m^2) of one cell in each row."""
+    north = (bounds_ld[3] - np.arange(grid.height)) / LD_PER_DEG
+    return geodesic_cell_area(north - 1 / LD_PER_DEG, north, 1 / LD_PER_DEG)
+
+
 @dataclass(frozen=True)
 class Part:
     """A piece of land with one series: a background or a designed patch (``box``: row0, row1, col0,
@@ -148,24 +175,15 @@ class LandDegradation:
 
     @cached_property
     def grid(self) -> Grid:
-        w, s, e, n = self.bounds_ld
-        return Grid(GEO_CRS, Affine(1 / LD_PER_DEG, 0, w / LD_PER_DEG, 0, -1 / LD_PER_DEG, n / LD_PER_DEG),
-                    e - w, n - s)
+        return ld_grid(self.bounds_ld)
 
     @property
     def bounds(self) -> list[float]:
-        w, s, e, n = self.bounds_ld
-        return [w / LD_PER_DEG, s / LD_PER_DEG, e / LD_PER_DEG, n / LD_PER_DEG]
+        return ld_bounds_deg(self.bounds_ld)
 
     @cached_property
     def aoi(self) -> np.ndarray:
-        """Pixels whose centre lies inside the AOI bbox, decided in integers (half WorldCover units):
-        centres lie at odd half units and AOI edges on whole units, so none is ever on an edge."""
-        w, s, e, n = self.design.aoi_units
-        west, _, _, north = self.bounds_ld
-        x2 = 2 * LD_UNITS * west + 2 * LD_UNITS * np.arange(self.grid.width) + LD_UNITS
-        y2 = 2 * LD_UNITS * north - 2 * LD_UNITS * np.arange(self.grid.height) - LD_UNITS
-        return ((y2 > 2 * s) & (y2 < 2 * n))[:, None] & ((x2 > 2 * w) & (x2 < 2 * e))[None, :]
+        return ld_pixels_inside(self.bounds_ld, self.design.aoi_units, self.grid)
 
     @cached_property
     def aoi_origin(self) -> tuple[int, int]:
@@ -175,9 +193,7 @@ class LandDegradation:
 
     @cached_property
     def row_area(self) -> np.ndarray:
-        """Geodesic area (m^2) of one LD cell in each row."""
-        north = (self.bounds_ld[3] - np.arange(self.grid.height)) / LD_PER_DEG
-        return geodesic_cell_area(north - 1 / LD_PER_DEG, north, 1 / LD_PER_DEG)
+        return ld_row_area(self.bounds_ld, self.grid)
 
     @cached_property
     def cell_area(self) -> np.ndarray:

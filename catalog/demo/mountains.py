@@ -19,10 +19,18 @@ import math
 from functools import cached_property
 
 import numpy as np
-from affine import Affine
 
-from catalog.demo.land_degradation import LC_YEARS, LD_PER_DEG, LD_UNITS, LandDegradation
-from catalog.demo.layout import GEO_CRS, WGS84_A, WGS84_E, Grid, geodesic_cell_area
+from catalog.demo.land_degradation import (
+    LC_YEARS,
+    LD_PER_DEG,
+    LD_UNITS,
+    LandDegradation,
+    ld_bounds_deg,
+    ld_grid,
+    ld_pixels_inside,
+    ld_row_area,
+)
+from catalog.demo.layout import GEO_CRS, WGS84_A, WGS84_E, Grid
 from catalog.demo.zones import OUTSIDE, Zones
 
 MOUNTAIN_COLS = 620  # the mountain AOI's width in LD pixels from the demo AOI's west edge
@@ -78,23 +86,15 @@ class Mountains:
 
     @cached_property
     def grid(self) -> Grid:
-        w, s, e, n = self.bounds_ld
-        return Grid(GEO_CRS, Affine(1 / LD_PER_DEG, 0, w / LD_PER_DEG, 0, -1 / LD_PER_DEG, n / LD_PER_DEG),
-                    e - w, n - s)
+        return ld_grid(self.bounds_ld)
 
     @property
     def bounds(self) -> list[float]:
-        w, s, e, n = self.bounds_ld
-        return [w / LD_PER_DEG, s / LD_PER_DEG, e / LD_PER_DEG, n / LD_PER_DEG]
+        return ld_bounds_deg(self.bounds_ld)
 
     @cached_property
     def inside(self) -> np.ndarray:
-        """Pixel centres inside the AOI bbox, in integer half units (never on an edge)."""
-        w, s, e, n = self.aoi_units
-        west, _, _, north = self.bounds_ld
-        x2 = 2 * LD_UNITS * west + 2 * LD_UNITS * np.arange(self.grid.width) + LD_UNITS
-        y2 = 2 * LD_UNITS * north - 2 * LD_UNITS * np.arange(self.grid.height) - LD_UNITS
-        return ((y2 > 2 * s) & (y2 < 2 * n))[:, None] & ((x2 > 2 * w) & (x2 < 2 * e))[None, :]
+        return ld_pixels_inside(self.bounds_ld, self.aoi_units, self.grid)
 
     @cached_property
     def origin(self) -> tuple[int, int]:
@@ -160,9 +160,7 @@ class Mountains:
 
     @cached_property
     def area(self) -> np.ndarray:
-        north = (self.bounds_ld[3] - np.arange(self.grid.height)) / LD_PER_DEG
-        rows = geodesic_cell_area(north - 1 / LD_PER_DEG, north, 1 / LD_PER_DEG)
-        return np.broadcast_to(rows[:, None], self.grid.shape)
+        return np.broadcast_to(ld_row_area(self.bounds_ld, self.grid)[:, None], self.grid.shape)
 
     def _ld_window(self) -> tuple[slice, slice]:
         lw, _, le, ln = self.ld.bounds_ld
