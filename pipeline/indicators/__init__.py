@@ -95,6 +95,12 @@ class Indicator:
         return plan
 
 
+def band_nodata(ds: xr.Dataset, band: str) -> float | None:
+    """The nodata value a loaded cube states for ``band`` (None: it has none)."""
+    value = ds[band].attrs.get("nodata")
+    return None if value is None else float(value)
+
+
 def _registry() -> dict[str, Indicator]:
     found: dict[str, Indicator] = {}
     for name in PACKAGES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 from pipeline.engine import Areas, Layer, Period, Step, ValueSums
-from pipeline.indicators import Context, DataError, Legend, Plan
+from pipeline.indicators import Context, DataError, Legend, Plan, band_nodata
 from pipeline.indicators.sdg11_3_1.parameters import Parameters, required_inputs
 from pipeline.indicators.sdg11_3_1.science import UNKNOWN, UrbanRule, urban_block
 from pipeline.indicators.sdg11_3_1.table import headline, table
@@ -20,8 +20,8 @@ def plan(ctx: Context) -> Plan:
     years = _common_years(ctx)
     rule = UrbanRule(band=bands["built_up"][0], threshold=params.threshold if params.built_up == "fraction" else None,
                      classes=tuple(params.built_up_classes),
-                     built_nodata=_nodata(ctx.cubes["built_up"].data, bands["built_up"][0]),
-                     population_nodata=_nodata(ctx.cubes["population"].data, "population"))
+                     built_nodata=band_nodata(ctx.cubes["built_up"].data, bands["built_up"][0]),
+                     population_nodata=band_nodata(ctx.cubes["population"].data, "population"))
     what = (f"built-up fraction >= {params.threshold:g}" if rule.threshold is not None
             else f"land-cover classes {list(params.built_up_classes)}")
     layers = (Layer("built_up", "uint8", f"built-up ({what})", UNKNOWN, classes=BUILT_CLASSES, colours=BUILT_COLOURS,
@@ -50,8 +50,3 @@ def _common_years(ctx: Context) -> list[int]:
         raise DataError(f"SDG 11.3.1 needs built-up and population for two years within {wanted[0]}-{wanted[-1]}; "
                           f"found both for {years or 'none'}: widen periods.years or add items")
     return years
-
-
-def _nodata(ds, band: str) -> float | None:
-    value = ds[band].attrs.get("nodata")
-    return None if value is None else float(value)

@@ -4,7 +4,7 @@ every sub-indicator per period in one pass."""
 from __future__ import annotations
 
 from pipeline.engine import Areas, Distinct, Layer, Period, Quantiles, Step
-from pipeline.indicators import Context, Legend, Plan
+from pipeline.indicators import Context, Legend, Plan, band_nodata
 from pipeline.indicators.sdg15_3_1.legends import (
     DEGRADATION,
     DEGRADATION_COLOURS,
@@ -38,7 +38,7 @@ NODATA_COMMENT = "-128 = no data (or outside the AOI)"
 
 def plan(ctx: Context) -> Plan:
     params: Parameters = ctx.recipe.parameters
-    nodata = {name: _nodata(ctx.cubes[name].data, bands[0]) for name, bands in required_inputs(params).items()}
+    nodata = {name: band_nodata(ctx.cubes[name].data, bands[0]) for name, bands in required_inputs(params).items()}
     rule = Rule(params=params, nodata=nodata)
     legend = Step(name="legend", inputs=_inputs(ctx, "landcover"), block=legend_block,
                   reductions=(Distinct("landcover_classes", "classes"),), params=rule)
@@ -115,8 +115,3 @@ def _layers(params: Parameters) -> tuple[Layer, ...]:
 def _inputs(ctx: Context, *names: str) -> dict[str, tuple[str, ...]]:
     needed = required_inputs(ctx.recipe.parameters)
     return {n: needed[n] for n in names if n in needed}
-
-
-def _nodata(ds, band: str) -> float | None:
-    value = ds[band].attrs.get("nodata")
-    return None if value is None else float(value)

@@ -11,7 +11,7 @@ import numpy as np
 
 from pipeline.engine import Areas, Distinct, Layer, Period, Step
 from pipeline.grid import row_metres
-from pipeline.indicators import Context, DataError, Legend, Plan
+from pipeline.indicators import Context, DataError, Legend, Plan, band_nodata
 from pipeline.indicators.sdg15_4_2.legends import (
     GREEN_CLASSES,
     GREEN_COLOURS,
@@ -71,8 +71,8 @@ def _rule(ctx: Context, params: Parameters) -> MountainRule:
         impact[i + 1, 1:] = [IMPACT_CODES[c] for c in row]
     return MountainRule(dy_m=dy, dx_rows=dx, grid_top=float(ctx.geobox.affine.f), grid_step=float(ctx.geobox.affine.e),
                         radius_m=params.local_range_radius_m, range_m=params.local_range_m,
-                        dem_nodata=_nodata(ctx.cubes["dem"].data, "elevation"), lc_lut=lut,
-                        lc_nodata=_nodata(ctx.cubes["landcover"].data, "landcover"), impact=impact,
+                        dem_nodata=band_nodata(ctx.cubes["dem"].data, "elevation"), lc_lut=lut,
+                        lc_nodata=band_nodata(ctx.cubes["landcover"].data, "landcover"), impact=impact,
                         baseline=params.baseline, surface=params.area == "surface")
 
 
@@ -88,7 +88,7 @@ def _check_years(ctx: Context, params: Parameters) -> None:
         raise DataError(f"SDG 15.4.2 reads land cover of {list(params.years)} (baseline and reporting_years) but "
                           f"there are no land-cover items for {missing}: add them or change the parameters")
     dem = ctx.cubes["dem"]
-    if dem.data["elevation"].dtype.kind in "iu" and _nodata(dem.data, "elevation") is None:
+    if dem.data["elevation"].dtype.kind in "iu" and band_nodata(dem.data, "elevation") is None:
         raise DataError("inputs.dem is an integer raster without a nodata value: beyond its edge (the grid reaches "
                         f"{params.local_range_radius_m:g} m past the AOI) it would read as 0 m and make mountains; "
                         "give it one, e.g. gdal_edit.py -a_nodata -32768 FILE")
@@ -121,8 +121,3 @@ def _year_layers() -> tuple[Layer, ...]:
               "baseline's)", NO_STATUS, classes=STATUS, colours=STATUS_COLOURS,
               attrs={"comment": "-128 = no data, or the baseline's first year"}),
     )
-
-
-def _nodata(ds, band: str) -> float | None:
-    value = ds[band].attrs.get("nodata")
-    return None if value is None else float(value)
