@@ -75,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--grid-intensity", type=_grid_intensity, default=DEFAULT_GRID_INTENSITY, metavar="G_PER_KWH",
                      help="carbon intensity of the electricity, gCO2e/kWh, for the run's CO2e footprint "
                           f"(default: {DEFAULT_GRID_INTENSITY:g}, the world average per the IEA)")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument("--resume", dest="resume", action="store_const", const="require", default="auto",
+                       help="finish the killed run of this same command (rerunning it does so anyway); fail if "
+                            "there is none")
+    again.add_argument("--no-resume", dest="resume", action="store_const", const="off",
+                       help="start afresh, and save no finished blocks for a later resume")
     sub.add_parser("list", help="list the registered indicators")
     every = sub.add_parser("indicators", help="run recipes/<sdg>.yaml of every registered indicator, one line each")
     every.add_argument("--recipes", type=Path, default=Path("recipes"), help="folder of <sdg>.yaml recipes")
@@ -249,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.no_progress:
                 print(f"tasks on {where}", file=sys.stderr)
             result = run(recipe, catalog=args.catalog, out=args.out, progress=not args.no_progress,
-                         grid_intensity=args.grid_intensity, retry=_retry_policy(args))
+                         grid_intensity=args.grid_intensity, retry=_retry_policy(args), resume=args.resume)
     except USER_ERRORS as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1

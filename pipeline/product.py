@@ -56,23 +56,30 @@ class ProductExistsError(SdgcubeError, FileExistsError):
 
 
 @contextlib.contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
-    """Yield a temporary directory that becomes ``final`` only if the block succeeds."""
+def atomic_directory(final: Path, adopted: Path | None = None) -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``final`` only if the block succeeds.
+
+    ``adopted``: a killed run's staging directory, already locked by this process
+    (``staging.adopt``), to finish instead of a new one.
+    """
     if final.exists():
         raise ProductExistsError(f"{final} exists already; products are never overwritten")
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        # a directory of this process's own: another run of the same id cannot write into it
-        partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write a product under {final.parent}: {exc.strerror or exc}",
-                          hint="give --out a writable folder (not a file), e.g. --out outputs") from None
-    try:
-        staging.lock(partial)  # a later run removes it only once this process is gone
-    except OSError as exc:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise OutputError(f"cannot write in {final.parent}: {exc.strerror or exc}",
-                          hint="free space or choose another --out") from None
+    if adopted is not None:
+        partial = adopted
+    else:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            # a directory of this process's own: another run of the same id cannot write into it
+            partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+        except OSError as exc:
+            raise OutputError(f"cannot write a product under {final.parent}: {exc.strerror or exc}",
+                              hint="give --out a writable folder (not a file), e.g. --out outputs") from None
+        try:
+            staging.lock(partial)  # a later run removes it only once this process is gone
+        except OSError as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise OutputError(f"cannot write in {final.parent}: {exc.strerror or exc}",
+                              hint="free space or choose another --out") from None
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         yield partial
@@ -111,7 +118,12 @@ def _raise_interrupt(signum, frame):
 
 
 def compute_and_write(built: Built, directory: Path, *, progress: bool) -> dict[str, Any]:
-    """Run the whole graph once: layers stream into Zarr, statistics come back small."""
+    """Run the whole graph once: layers stream into Zarr, statistics come back small.
+
+    A store left by a killed run is written again whole (its finished blocks come from their
+    checkpoints, so this costs the writes only).
+    """
+    shutil.rmtree(directory / ZARR, ignore_errors=True)
     with warnings.catch_warnings():
         # consolidated metadata is a zarr-python extension to v3; it makes opening fast
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")

@@ -22,13 +22,14 @@ from pyproj import CRS
 from shapely.geometry import mapping
 
 from catalog import reliability
+from catalog.errors import SdgcubeError
 from catalog.files import file_items, file_profile
 from catalog.load import GridError, load_cube
 from catalog.profiles import get_profile
 from catalog.reliability import RetryPolicy
 from catalog.search import SearchRequest, search
 from pipeline import engine, footprint, guard, memory, product, provenance, staging
-from pipeline.engine import cluster
+from pipeline.engine import checkpoints, cluster
 from pipeline.grid import AUTO, aoi_in_crs, choose_crs, crs_misfit, make_geobox
 from pipeline.indicators import Context, get_indicator
 from pipeline.layers import product_layer
@@ -57,6 +58,22 @@ class RunResult:
     headline: str
     item: dict
     footprint: footprint.Footprint | None = None
+    blocks: Blocks | None = None  # None: run without resume records
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Block tasks of a run: computed now, or reused from the killed run it resumed."""
+
+    computed: int
+    reused: int
+
+    def describe(self) -> str:
+        return f"{self.computed} computed" + (f", {self.reused} reused from the killed run" if self.reused else "")
+
+
+class ResumeError(SdgcubeError):
+    """``--resume`` with nothing to resume."""
 
 
 def default_catalog() -> str:
@@ -68,7 +85,7 @@ def default_catalog() -> str:
 
 def run(recipe: Recipe, *, catalog: str | None = None, out: Path = Path("outputs"), progress: bool = True,
         run_id: str | None = None, retry: RetryPolicy | None = None,
-        grid_intensity: float = footprint.DEFAULT_GRID_INTENSITY) -> RunResult:
+        grid_intensity: float = footprint.DEFAULT_GRID_INTENSITY, resume: str = "auto") -> RunResult:
     """Search, load, compute and write one product.
 
     Transient STAC and COG faults are retried per ``retry`` (default ``DEFAULT_RETRY``). An
@@ -78,13 +95,23 @@ def run(recipe: Recipe, *, catalog: str | None = None, out: Path = Path("outputs
 
     The run meters itself (``pipeline.footprint``): time, CPU, I/O, memory, energy and
     CO2e at ``grid_intensity`` gCO2e/kWh land in the table, the Item and the report.
+
+    ``resume``: ``auto`` finishes a killed run of the same recipe, catalog and code when one is
+    there (``pipeline.staging``), computing only its missing blocks; ``require`` fails when there
+    is none; ``off`` starts afresh and saves no blocks.
     """
+    if resume not in RESUME_MODES:
+        raise ValueError(f"resume={resume!r}; one of {RESUME_MODES}")
     with footprint.Meter(grid_intensity=grid_intensity, remote=cluster.worker_counters) as meter:
-        return _run(recipe, catalog=catalog, out=out, progress=progress, run_id=run_id, retry=retry, meter=meter)
+        return _run(recipe, catalog=catalog, out=out, progress=progress, run_id=run_id, retry=retry, meter=meter,
+                    resume=resume)
+
+
+RESUME_MODES = ("auto", "require", "off")
 
 
 def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_id: str | None,
-         retry: RetryPolicy | None, meter: footprint.Meter) -> RunResult:
+         retry: RetryPolicy | None, meter: footprint.Meter, resume: str) -> RunResult:
     started = provenance.now()
     policy = retry or DEFAULT_RETRY
     reliability.protect_logs()
@@ -123,24 +150,46 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     if progress:
         print(size.describe(), file=sys.stderr)
     guard.check_memory(size, recipe.grid.max_memory_gib)
-    built = engine.build(plan.steps, engine.Setting(geobox=geobox, aoi=aoi_in_crs(aoi, geobox),
-                                                     cubes={k: c.data for k, c in cubes.items()}, zones=zones,
-                                                     chunk=recipe.grid.chunk), product_layer)
-    run_id = run_id or new_run_id(started, recipe)
-    built.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id, zones))
-    built.layers.attrs["grid_crs_choice"] = crs_choice
     for stale in staging.sweep(Path(out)):
         print(f"removed {stale}: the staging directory of a run that no longer runs", file=sys.stderr)
+    identity = staging.identity(recipe.text, catalog)
+    adopted = staging.adopt(Path(out) / recipe.sdg, identity) if resume != "off" else None
+    if adopted is None and resume == "require":
+        raise ResumeError(f"no killed run of this recipe and catalog to resume under {Path(out) / recipe.sdg}",
+                          hint="run without --resume to start afresh")
+    if adopted is not None:
+        run_id, started = adopted[1]["run_id"], datetime.fromisoformat(adopted[1]["started"])
+        print(f"resuming run {run_id}: {adopted[2]} finished blocks of the killed run are reused", file=sys.stderr)
+    for kept in staging.waiting(Path(out)):
+        print(f"kept {kept}: a killed run's finished blocks; the same command resumes it (or remove it)",
+              file=sys.stderr)
+    run_id = run_id or new_run_id(started, recipe)
     final = Path(out) / recipe.sdg / run_id
-    with product.atomic_directory(final) as partial, product.output_errors(Path(out)):
+    with product.atomic_directory(final, adopted[0] if adopted else None) as partial, \
+            product.output_errors(Path(out)):
+        saved = (staging.record(partial, identity=identity, run_id=run_id, started=started.isoformat())
+                 if resume != "off" else None)
+        before = checkpoints.completed(saved) if saved is not None else set()
         with reliability.capture_read_failures() as failures:
             try:
+                built = engine.build(plan.steps, engine.Setting(
+                    geobox=geobox, aoi=aoi_in_crs(aoi, geobox), cubes={k: c.data for k, c in cubes.items()},
+                    zones=zones, chunk=recipe.grid.chunk, checkpoints=saved), product_layer)
+                built.layers.attrs.update(_global_attrs(recipe, indicator.name, inputs, started, run_id, zones))
+                built.layers.attrs["grid_crs_choice"] = crs_choice
                 stats = product.compute_and_write(built, partial, progress=progress)
             except Exception as exc:
                 error = reliability.asset_read_error(exc, failures.failures, assets, policy)
                 if error is None:
                     raise
                 raise error from None  # the original names no asset and may carry a signed href
+        blocks = None
+        if saved is not None:
+            after = checkpoints.completed(saved)
+            blocks = Blocks(computed=len(after - before), reused=len(after & before))
+            staging.forget(partial)
+            if progress or blocks.reused:
+                print(f"blocks: {blocks.describe()}", file=sys.stderr)
         skipped = reliability.skipped_assets(failures.failures, assets, policy)
         for warning in skipped:
             print(f"warning: {warning['message']}", file=sys.stderr)
@@ -152,7 +201,8 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
             provenance_of=lambda: {**provenance.provenance(recipe=recipe, inputs=inputs, started=started,
                                                            finished=provenance.now()),
                                    "warnings": skipped})
-    return RunResult(path=final, table=table, headline=plan.headline(table), item=item, footprint=meter.result)
+    return RunResult(path=final, table=table, headline=plan.headline(table), item=item, footprint=meter.result,
+                     blocks=blocks)
 
 
 def _resolve_crs(recipe: Recipe, aoi) -> tuple[Recipe, str]:

@@ -65,9 +65,10 @@ def test_sweeping_removes_the_folder_it_emptied(tmp_path):
 
 
 def test_a_run_killed_with_sigkill_is_cleaned_up_by_the_next_run(demo_catalog, tmp_path):
+    """Without resume records (``--no-resume``) there is nothing to keep: the next run of any recipe sweeps it."""
     out = tmp_path / "out"
     child = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(ROOT / "recipes" / "15.3.1.yaml"),
-                              "--catalog", demo_catalog, "--out", str(out), "--no-progress"],
+                              "--catalog", demo_catalog, "--out", str(out), "--no-progress", "--no-resume"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.monotonic() + 120
     while not list(out.glob("15.3.1/.*.partial")) and child.poll() is None and time.monotonic() < deadline:

@@ -19,6 +19,7 @@ import xarray as xr
 from dask.base import tokenize
 from odc.geo.geobox import GeoBox
 
+from pipeline.engine.checkpoints import saved_block
 from pipeline.engine.quantiles import exact_quantiles, quantile_array
 from pipeline.engine.spec import (
     Block,
@@ -180,11 +181,13 @@ class _StepGraph:
             data = {name: {band: self._window(arr, i, j, grown) for band, arr in sel[0].items()}
                     for name, sel in selections.items()}
             coords = {name: sel[1] for name, sel in selections.items()}
-            tasks[i, j] = dask.delayed(run_block, pure=True)(
-                step.block, data, coords, gb[grown[0], grown[1]], inner, self.aoi, self.zones, period,
+            key = (f"{step.name}-{self.token}", p, i, j)
+            saved = () if self.setting.checkpoints is None else (str(self.setting.checkpoints), key)
+            tasks[i, j] = dask.delayed(saved_block if saved else run_block, pure=True)(
+                *saved, step.block, data, coords, gb[grown[0], grown[1]], inner, self.aoi, self.zones, period,
                 self.broadcast, self.params, layers=step.layers,
                 reductions=tuple(r for r in step.reductions if not isinstance(r, Quantiles)),
-                n_labels=self.n_labels, dask_key_name=(f"{step.name}-{self.token}", p, i, j))
+                n_labels=self.n_labels, dask_key_name=key)
         return tasks
 
     def _select(self, name: str, period: Period | None) -> tuple[dict[str, da.Array | None], dict[str, np.ndarray]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -169,6 +170,7 @@ class Setting:
     cubes: Mapping[str, xr.Dataset]
     zones: Zones | None = None
     chunk: int = 1024
+    checkpoints: Path | None = None  # a folder: finished blocks are saved there and a rerun loads them
 
 
 @dataclass(frozen=True)
