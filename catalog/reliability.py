@@ -433,12 +433,32 @@ class ReadFailureLog(logging.Filter):
         with self._lock:
             return list(self._failures)
 
+    def take(self) -> list[ReadFailure]:
+        """The failures collected so far, forgotten here (a worker hands them to each run once)."""
+        with self._lock:
+            found, self._failures = self._failures, []
+        return found
+
 
 def _gdal_reason(text: str) -> str:
     """GDAL's HTTP failure text, shortened: "HTTP response code: 503 - Failure writing output
     to destination, passed 25 returned 0" (curl aborting the error body) -> "HTTP 503"."""
     found = re.match(r"HTTP response code: (\d{3})\b", text)
     return f"HTTP {found.group(1)}" if found else text
+
+
+_watching: ReadFailureLog | None = None
+
+
+def watch_read_failures() -> ReadFailureLog:
+    """This process's lasting collector of odc-loader read failures (a Dask worker's: its tasks run
+    outside any run's ``capture_read_failures``); attached once, however often it is asked for."""
+    global _watching
+    if _watching is None:
+        protect_logs()
+        _watching = ReadFailureLog()
+        logging.getLogger(ODC_READ_LOGGER).addFilter(_watching)
+    return _watching
 
 
 @contextmanager

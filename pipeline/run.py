@@ -170,6 +170,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
         saved = (staging.record(partial, identity=identity, run_id=run_id, started=started.isoformat())
                  if resume != "off" else None)
         before = checkpoints.completed(saved) if saved is not None else set()
+        cluster.worker_read_failures()  # a long-lived cluster's workers may hold an earlier run's
         with reliability.capture_read_failures() as failures:
             try:
                 built = engine.build(plan.steps, engine.Setting(
@@ -179,7 +180,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
                 built.layers.attrs["grid_crs_choice"] = crs_choice
                 stats = product.compute_and_write(built, partial, progress=progress)
             except Exception as exc:
-                error = reliability.asset_read_error(exc, failures.failures, assets, policy)
+                error = reliability.asset_read_error(exc, _read_failures(failures, assets), assets, policy)
                 if error is None:
                     raise
                 raise error from None  # the original names no asset and may carry a signed href
@@ -190,7 +191,7 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
             staging.forget(partial)
             if progress or blocks.reused:
                 print(f"blocks: {blocks.describe()}", file=sys.stderr)
-        skipped = reliability.skipped_assets(failures.failures, assets, policy)
+        skipped = reliability.skipped_assets(_read_failures(failures, assets), assets, policy)
         for warning in skipped:
             print(f"warning: {warning['message']}", file=sys.stderr)
         table, item = product.finish(
@@ -203,6 +204,12 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
                                    "warnings": skipped})
     return RunResult(path=final, table=table, headline=plan.headline(table), item=item, footprint=meter.result,
                      blocks=blocks)
+
+
+def _read_failures(log: reliability.ReadFailureLog, assets: reliability.AssetIndex) -> list[reliability.ReadFailure]:
+    """This process's read failures, then the workers' that concern this run's assets (a shared cluster
+    may run other runs' tasks too)."""
+    return [*log.failures, *(f for f in cluster.worker_read_failures() if assets.lookup(f.uri) is not None)]
 
 
 def _resolve_crs(recipe: Recipe, aoi) -> tuple[Recipe, str]:

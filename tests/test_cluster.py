@@ -1,6 +1,7 @@
 """Both demo indicators on a real Dask cluster (a scheduler and two single-threaded worker processes on
 127.0.0.1), byte-identical to the threaded run: the per-array checksums and the tables."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -68,3 +69,31 @@ def test_an_unreachable_scheduler_is_one_line(demo_catalog, tmp_path, capsys):
                  "--no-progress", "--scheduler", "tcp://127.0.0.1:1"])
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(lines) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in lines[0]
+
+
+def test_an_unreadable_asset_on_a_worker_is_named_and_nodata_is_recorded(cluster, demo_catalog, tmp_path):
+    """odc-loader reports which asset failed in a log record of the worker process that read it: the run
+    gets it from the workers, as it does from its own threads (tests/test_faults: the threaded run)."""
+    from catalog.reliability import AssetReadError
+    from catalog.search import search
+    from pipeline.engine.cluster import scheduler
+    from pipeline.run import run
+    from pipeline.recipe import Periods, load_recipe
+    from tests.test_faults import FAST, FaultServer, assert_no_secrets, s2_request, with_on_unreadable
+
+    recipe = dataclasses.replace(load_recipe(ROOT / "recipes" / "6.6.1.yaml"),  # two years: 24 items
+                                 periods=Periods(years=(2016, 2017), baseline=(2016, 2016), reporting=(2017, 2017)))
+    item = search(demo_catalog, s2_request(recipe))[0]
+    with FaultServer(demo_catalog) as server, scheduler(cluster):
+        for scenario in ("worker-fail", "worker-nodata"):
+            server.always[server.cog_path(scenario, item.assets["green"].href)] = ("status", 503)
+        with pytest.raises(AssetReadError) as err:
+            run(recipe, catalog=server.url("worker-fail"), out=tmp_path / "fail", progress=False, retry=FAST)
+        assert (err.value.item_id, err.value.asset) == (item.id, "green")
+        assert str(err.value).endswith("set inputs.optical.on_unreadable: nodata in the recipe to continue without it")
+        assert not [p for p in (tmp_path / "fail").rglob("*") if p.is_file()]
+        result = run(with_on_unreadable(recipe, "nodata"), catalog=server.url("worker-nodata"), out=tmp_path / "ok",
+                     progress=False, retry=FAST)
+    warnings = result.item["properties"]["sdgcube:provenance"]["warnings"]
+    assert [(w["item"], w["asset"]) for w in warnings] == [(item.id, "green")]
+    assert_no_secrets(str(err.value), json.dumps(result.item))

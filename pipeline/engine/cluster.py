@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from catalog.reliability import ReadFailure
     from pipeline.footprint import Counters
 
 try:
@@ -33,10 +34,11 @@ class SdgcubeWorker(WorkerPlugin):
     name = "sdgcube"
 
     def setup(self, worker) -> None:
-        from catalog.reliability import protect_logs
+        from catalog.reliability import protect_logs, watch_read_failures
         from pipeline import memory
 
         protect_logs()  # signed hrefs in odc-loader's or rasterio's log records are redacted on the worker too
+        watch_read_failures()  # which asset failed: the client asks for them (``worker_read_failures``)
         memory.bound_allocator()
 
 
@@ -73,16 +75,40 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
         yield f"{where} ({n} worker{'s' if n != 1 else ''})"
 
 
-def worker_counters() -> dict[str, Counters] | None:
-    """CPU time, bytes read/written and lifetime peak RSS of every worker of the current Dask distributed
-    client (None on threads): the footprint adds the workers' share of the run."""
+def _take_read_failures() -> list[ReadFailure]:
+    from catalog.reliability import watch_read_failures
+
+    return watch_read_failures().take()
+
+
+def worker_read_failures() -> list[ReadFailure]:
+    """The read failures odc-loader reported on the workers of the current Dask distributed client since the
+    last call (none on threads, where the run's own ``capture_read_failures`` sees them), in worker order."""
+    client = _client()
+    if client is None:
+        return []
+    found: list[ReadFailure] = []
+    for _, failures in sorted(client.run(_take_read_failures).items()):
+        found.extend(f for f in failures if f not in found)
+    return found
+
+
+def _client():
     try:
         from distributed import default_client
     except ImportError:
         return None
     try:
-        client = default_client()
+        return default_client()
     except ValueError:  # no client: the threaded scheduler
+        return None
+
+
+def worker_counters() -> dict[str, Counters] | None:
+    """CPU time, bytes read/written and lifetime peak RSS of every worker of the current Dask distributed
+    client (None on threads): the footprint adds the workers' share of the run."""
+    client = _client()
+    if client is None:
         return None
     from pipeline.footprint import own_counters
 
