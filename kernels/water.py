@@ -8,7 +8,7 @@ Codes follow the JRC Global Surface Water yearly history: 0 no observation,
 import numba
 import numpy as np
 
-from kernels.indices import _dn_shift
+from kernels.indices import _dn_shift, _integer_shift_ok
 
 NO_OBSERVATION = 0
 NOT_WATER = 1
@@ -117,8 +117,7 @@ def water_frequency(water, out):
 @numba.njit(cache=True)
 def _reflectance(dn, k, factor, add):
     """Reflectance of one DN in float64 (``(DN + k) * factor + add``, as indices._dn_shift gives), clipped to 0."""
-    r = (np.float64(dn) + k) * factor + add
-    return 0.0 if r < 0.0 else r
+    return max((np.float64(dn) + k) * factor + add, 0.0)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -141,8 +140,10 @@ def classify_water_bands(green, red, nir, swir16, swir22, scale, offset, nodata,
     AWEI_nsh = 4 (green - swir16) - (0.25 nir + 2.75 swir22) > awei_threshold
     (Feyisa et al. 2014, on reflectance 0..1). Else 0 (observed dry).
     255 (no observation) where any band's DN equals nodata or MNDWI is
-    undefined (green + swir16 == 0). Comparisons are in float64. Rows (t, y)
-    run in parallel; pixels are independent.
+    undefined (green + swir16 == 0). Comparisons are in float64, or, when all
+    five bands of a date share one scale and a small integer DN shift (Sentinel-2),
+    in exact DN units (``_water_row_shared_scale``). Rows (t, y) run in parallel;
+    pixels are independent.
     """
     nt, ny, nx = out.shape
     if (green.shape != out.shape or red.shape != out.shape or nir.shape != out.shape
@@ -150,6 +151,7 @@ def classify_water_bands(green, red, nir, swir16, swir22, scale, offset, nodata,
         raise ValueError("classify_water_bands: every band and out must have the same (t, y, x) shape")
     if scale.shape[0] != 5 or offset.shape[0] != 5 or scale.shape[1] != nt or offset.shape[1] != nt:
         raise ValueError("classify_water_bands: scale and offset must have shape (5, t)")
+    small = max(green.itemsize, red.itemsize, nir.itemsize, swir16.itemsize, swir22.itemsize) <= 2  # DN < 2**16
     for row in numba.prange(nt * ny):
         t = row // ny
         y = row - t * ny
@@ -158,28 +160,63 @@ def classify_water_bands(green, red, nir, swir16, swir22, scale, offset, nodata,
         kn, fn, cn = _dn_shift(scale[2, t], offset[2, t])
         k1, f1, c1 = _dn_shift(scale[3, t], offset[3, t])
         k2, f2, c2 = _dn_shift(scale[4, t], offset[4, t])
-        for x in range(nx):
+        if (small and fg == fr and fg == fn and fg == f1 and fg == f2 and _small_shift(kg, fg, cg)
+                and _small_shift(kr, fr, cr) and _small_shift(kn, fn, cn) and _small_shift(k1, f1, c1)
+                and _small_shift(k2, f2, c2)):
+            _water_row_shared_scale(green[t, y], red[t, y], nir[t, y], swir16[t, y], swir22[t, y],
+                                    kg, kr, kn, k1, k2, fg, nodata, mndwi_threshold, ndvi_max, awei_threshold,
+                                    out[t, y])
+            continue
+        for x in range(nx):  # no branch and no division: the loop vectorises
             dg = green[t, y, x]
             dr = red[t, y, x]
             dn = nir[t, y, x]
             d1 = swir16[t, y, x]
             d2 = swir22[t, y, x]
-            if dg == nodata or dr == nodata or dn == nodata or d1 == nodata or d2 == nodata:
-                out[t, y, x] = NODATA_U8
-                continue
+            missing = (dg == nodata) | (dr == nodata) | (dn == nodata) | (d1 == nodata) | (d2 == nodata)
             g = _reflectance(dg, kg, fg, cg)
             r = _reflectance(dr, kr, fr, cr)
             n = _reflectance(dn, kn, fn, cn)
             s1 = _reflectance(d1, k1, f1, c1)
             s2 = _reflectance(d2, k2, f2, c2)
             den = g + s1
-            if not den > 0.0:  # 0 (undefined MNDWI) or NaN from NaN scale/offset
-                out[t, y, x] = NODATA_U8
-                continue
-            water = (g - s1) / den > mndwi_threshold
-            vden = n + r
-            if water and vden > 0.0 and (n - r) / vden > ndvi_max:
-                water = False
-            if water and not 4.0 * (g - s1) - (0.25 * n + 2.75 * s2) > awei_threshold:
-                water = False
-            out[t, y, x] = 1 if water else 0
+            # x / den > t as x > t * den (den > 0 here); an NDVI with n + r == 0 is 0 > 0: no veto
+            water = ((g - s1 > mndwi_threshold * den) & ~(n - r > ndvi_max * (n + r))
+                     & (4.0 * (g - s1) - (0.25 * n + 2.75 * s2) > awei_threshold))
+            # not den > 0: 0 (undefined MNDWI) or NaN from a NaN scale/offset
+            out[t, y, x] = NODATA_U8 if missing | ~(den > 0.0) else np.uint8(water)
+
+
+@numba.njit(cache=True)
+def _small_shift(k, factor, add):
+    """``factor * (DN + k)`` with an integer |k| <= 2**16: with 16-bit DNs every AWEI term stays below 2**22."""
+    return _integer_shift_ok(k, factor, add) and abs(k) <= 65536.0
+
+
+@numba.njit(cache=True)
+def _water_row_shared_scale(green, red, nir, swir16, swir22, kg, kr, kn, k1, k2, factor, nodata, mndwi_threshold,
+                            ndvi_max, awei_threshold, out):
+    """One row of ``classify_water_bands`` when every band is ``factor * (DN + k)`` with integer k and DNs of at most
+    16 bits (Sentinel-2): the rule in DN units, in float32, where every term is an exact integer (a DN + k below
+    2**17; 4 AWEI_nsh / factor = 16 (G - S1) - N - 11 S2 below 2**22), so float32 loses nothing but the
+    rounding of the MNDWI and NDVI threshold products. AWEI: an integer m > c exactly when m > floor(c)."""
+    zg, zr, zn, z1, z2 = np.float32(kg), np.float32(kr), np.float32(kn), np.float32(k1), np.float32(k2)
+    tm, tv = np.float32(mndwi_threshold), np.float32(ndvi_max)
+    ta = np.float32(np.floor(4.0 * awei_threshold / factor))
+    zero = np.float32(0.0)
+    for x in range(out.shape[0]):
+        dg = green[x]
+        dr = red[x]
+        dn = nir[x]
+        d1 = swir16[x]
+        d2 = swir22[x]
+        missing = (dg == nodata) | (dr == nodata) | (dn == nodata) | (d1 == nodata) | (d2 == nodata)
+        g = max(np.float32(dg) + zg, zero)
+        r = max(np.float32(dr) + zr, zero)
+        n = max(np.float32(dn) + zn, zero)
+        s1 = max(np.float32(d1) + z1, zero)
+        s2 = max(np.float32(d2) + z2, zero)
+        den = g + s1
+        water = ((g - s1 > tm * den) & ~(n - r > tv * (n + r))
+                 & (np.float32(16.0) * (g - s1) - n - np.float32(11.0) * s2 > ta))
+        out[x] = NODATA_U8 if missing | ~(den > zero) else np.uint8(water)

@@ -210,7 +210,8 @@ def markdown(result: dict) -> str:
                 ("Peak memory vs AOI size (part 5)", "memory_scaling"),
                 ("Zone membership: pixel centre vs fractional coverage (part 6)", "zones"),
                 ("SDG 15.3.1 productivity on a MODIS tile vs xarray/NumPy (part 7)", "degradation"),
-                ("SDG 15.4.2 local elevation range over a 7 km disc vs brute force (part 8)", "terrain"))
+                ("SDG 15.4.2 local elevation range over a 7 km disc vs brute force (part 8)", "terrain"),
+                ("SDG 6.6.1 water rule per observation: fused multi-index vs MNDWI alone (part 9)", "water"))
     for title, key in sections:
         rows = result.get(key)
         if not rows:
@@ -245,10 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
-    parser.add_argument("--only", choices=("all", "kernels", "e2e", "zones", "degradation", "terrain"), default="all",
+    parser.add_argument("--only", choices=("all", "kernels", "e2e", "zones", "degradation", "terrain", "water"),
+                        default="all",
                         help="kernels = parts 1-3, e2e = parts 4-5 (recipes end to end, memory vs AOI), "
                              "zones = part 6 (zone membership rules), degradation = part 7 (15.3.1 productivity "
-                             "on a MODIS tile), terrain = part 8 (15.4.2 local elevation range, 7 km disc); "
+                             "on a MODIS tile), terrain = part 8 (15.4.2 local elevation range, 7 km disc), water = part 9 "
+                             "(6.6.1 water rules); "
                              "results of the other parts already in OUT/bench.json are kept")
     parser.add_argument("--scales", default=None,
                         help="comma-separated AOI area multiples for part 5 (default 1,4,16; --quick 1,4)")
@@ -309,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
 
         result["terrain"] = terrain.terrain_part(quick)
         result.setdefault("notes", {})["terrain"] = terrain.NOTE
+    if args.only in ("all", "water"):
+        from tests.benchmarks import water
+
+        result["water"] = water.water_part(quick)
+        result.setdefault("notes", {})["water"] = water.NOTE
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(result, indent=2))
     (args.out / "bench.md").write_text(markdown(result))

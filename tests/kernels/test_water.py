@@ -222,6 +222,19 @@ def test_water_bands_thresholds_and_signed_dns(thresholds):
                                   reference_water_bands(dns, scale, offset, -100, *thresholds))
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_water_bands_landsat_scale_and_wide_dns_take_the_float64_route(dtype):
+    """Landsat's 2.75e-5 / -0.2 is no integer DN shift, and 32-bit DNs could overflow the DN-unit route."""
+    rng = np.random.default_rng(8)
+    dns = (random_dns(rng, (2, 7, 9)).astype(np.int64) * 3 + 7000).astype(dtype)  # Landsat's DN range
+    dns[:, :, :2] = 0
+    scale, offset = np.full((5, 2), 2.75e-5), np.full((5, 2), -0.2)
+    np.testing.assert_array_equal(water_bands(dns, scale, offset),
+                                  reference_water_bands(dns, scale, offset, 0, 0.0, 0.0, -0.1))
+    s2 = s2_scales(2)
+    np.testing.assert_array_equal(water_bands(dns, *s2), reference_water_bands(dns, *s2, 0, 0.0, 0.0, -0.1))
+
+
 def test_water_bands_all_masked_and_one_pixel():
     scale, offset = s2_scales(2)
     assert (water_bands(np.zeros((5, 2, 3, 4), np.uint16), scale, offset) == 255).all()
