@@ -58,5 +58,5 @@ def ensure_mcd12c1(out_dir: Path = DEFAULT_DIR) -> Path:
 
 
 def ensure_land_mask(out_dir: Path = DEFAULT_DIR) -> Path:
-    """The global land/sea mask (npz: ``mask`` True on land, ``lat`` descending, ``lon`` ascending)."""
+    """The global land/sea mask (npz: ``mask`` True on ocean, ``lat`` descending, ``lon`` ascending)."""
     return ensure_wheel_file(*LAND_MASK, out_dir)
