@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def _save(path: Path, result: dict[str, Any]) -> None:
             arrays[f"{_PARTIALS}/{name}/present"], arrays[f"{_PARTIALS}/{name}/values"] = part
         else:  # a Distinct's values
             arrays[f"{_PARTIALS}/{name}/values"] = part
-    aside = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # one writer per name
     with open(aside, "wb") as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy types allow_pickle among the names
     os.replace(aside, path)
