@@ -6,6 +6,12 @@ float32 would lose the reflectance of dark targets to cancellation (S2 baseline
 >= 04.00: DN x 0.0001 - 0.1); kernels apply them in float64. ``to_reflectance`` gives
 a float view for exploration.
 
+Several collections (Landsat 5/7/8/9 and Sentinel-2) make one cube with ``load_collections``:
+each platform's items are loaded through their own profile onto the same grid, optionally
+harmonised to one reference sensor (``catalog.harmonise``: folded into the per-date
+scale/offset, no pixel is rewritten) and joined along time in time order, with ``platform``
+and ``sensor`` coordinates on the time axis.
+
 Signed hrefs (Planetary Computer SAS tokens, S3 presigned URLs) are secrets that
 expire: profiles with ``sign`` get each href signed by a reader driver just before
 GDAL opens it, so the signature never enters the dask graph, and every error or log
@@ -14,12 +20,14 @@ line this module lets through has its tokens removed (``catalog.reliability``).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -33,12 +41,13 @@ from odc.loader import RioDriver, RioReader
 from pyproj import CRS
 from shapely.geometry import box as shapely_box, shape
 
+from catalog import harmonise as harmonisation
 from catalog.errors import SdgcubeError
 from catalog.profiles import MaskRule, Profile, ProfileError, required_assets, select_profile
 from catalog.reliability import protect_logs, redact, strip_token
 
-__all__ = ["AssetError", "AssetGrid", "Cube", "GridError", "SigningRioDriver", "asset_grid", "choose_grid",
-           "load_cube", "strip_token", "to_reflectance"]
+__all__ = ["AssetError", "AssetGrid", "Cube", "GridError", "Part", "SigningRioDriver", "asset_grid", "choose_grid",
+           "load_collections", "load_cube", "strip_token", "to_reflectance"]
 
 
 class AssetError(SdgcubeError, LookupError):
@@ -233,17 +242,38 @@ def _native_size(grids: list[tuple[pystac.Item, AssetGrid]], crs: str) -> float:
 
 @dataclass(frozen=True)
 class Cube:
-    """A lazy dataset and the items behind each of its time steps (for provenance)."""
+    """A lazy dataset and the items behind each of its time steps (for provenance).
+
+    From ``load_collections``: ``profiles`` holds each collection's profile (``profile`` is the
+    first) and ``harmonisation`` what was applied (None: nothing).
+    """
 
     data: xr.Dataset
     items: tuple[pystac.Item, ...]
     profile: Profile
+    profiles: tuple[Profile, ...] = ()
+    harmonisation: Mapping[str, Any] | None = None
 
 
 def load_cube(items: Sequence[pystac.Item], profile: Profile, bands: Sequence[str], geobox: GeoBox | None = None,
               chunk: int = 1024, *, crs: str | None = None, resolution: float | None = None,
-              fail_on_error: bool = True, all_dates: bool = False) -> Cube:
+              fail_on_error: bool = True, all_dates: bool = False, also_invalid: Sequence[str] = (),
+              within_mask: bool = False) -> Cube:
     """Load ``bands`` (common names) of ``items`` onto ``geobox``, lazily, masked by the profile.
+
+    ``also_invalid``: names of the profile's mask bits masked on top of its ``invalid_bits``
+    (``("snow",)``: QA_PIXEL bit 5 is then no observation, as SCL class 11 is in the
+    Sentinel-2 profiles). The time axis carries ``platform`` (the items' own, normalised as
+    ``catalog.harmonise.normalise_platform``; '+'-joined when one date mosaics several) when
+    the items state one.
+
+    ``within_mask`` (``load_collections`` sets it): a masked collection's continuous bands are
+    averaged onto a coarser grid only while the target pixel lies within one pixel of the mask
+    band, and never interpolated onto a finer one; beyond that they are read at the target
+    pixel's centre (nearest), the ground its mask pixel describes. Without it (the default) a
+    clear pixel of a grid coarser than the mask band (Sentinel-2 at 30 m: a 20 m SCL cell under
+    the centre, green averaged over 3 x 3 10 m pixels) can take in cloud or a saturated 65535
+    from pixels the mask never judged.
 
     ``all_dates``: one chunk per block holds every date (one read task per block) instead of
     one chunk per date. For consumers that read all dates of a block at once: with a chunk
@@ -263,6 +293,8 @@ def load_cube(items: Sequence[pystac.Item], profile: Profile, bands: Sequence[st
     if profile.sign and any(_is_remote(item.assets[key].href) for item in items for key in assets.values()):
         _signer(profile.sign)  # fail now, with an install hint, not inside a dask task
     resampling = {key: _resampling(band, key, items[0], profile, geobox) for band, key in assets.items()}
+    if within_mask and profile.mask:
+        resampling = _within_mask(resampling, items[0], profile, geobox, bands)
     ds = odc.stac.load(
         items,
         bands=list(assets.values()),
@@ -283,9 +315,18 @@ def load_cube(items: Sequence[pystac.Item], profile: Profile, bands: Sequence[st
         if band in profile.extensive:
             scale = scale * _pixel_ratio(groups, profile, band, geobox)
         ds = ds.assign_coords({f"scale_{band}": ("time", scale), f"offset_{band}": ("time", offset)})
+    platforms = [_group_platform(group) for group in groups]
+    if any(platforms):
+        ds = ds.assign_coords(platform=("time", np.array(platforms, dtype=str)))
     if profile.mask:
-        ds = _apply_mask(ds, profile, bands)
+        ds = _apply_mask(ds, profile, bands, also_invalid) if also_invalid else _apply_mask(ds, profile, bands)
     return Cube(data=ds, items=tuple(items), profile=profile)
+
+
+def _group_platform(group: Sequence[pystac.Item]) -> str:
+    """The platform of one date's items ('' if none says), '+'-joined when they differ."""
+    found = sorted({harmonisation.normalise_platform(item.properties.get("platform")) for item in group} - {""})
+    return "+".join(found)
 
 
 def _where(item: pystac.Item) -> str:
@@ -346,11 +387,25 @@ def _fill_value(da: xr.DataArray, profile: Profile, band: str):
     return da.dtype.type(nodata)
 
 
-def _apply_mask(ds: xr.Dataset, profile: Profile, bands: Sequence[str]) -> xr.Dataset:
+def _with_bits(rule: MaskRule, also_invalid: Sequence[str], profile: Profile) -> MaskRule:
+    """``rule`` with the named bits masked too (a ProfileError names the bits there are)."""
+    if not also_invalid:
+        return rule
+    unknown = [name for name in also_invalid if name not in rule.bits]
+    if rule.kind != "bits" or unknown:
+        named = f"bits {', '.join(rule.bits)}" if rule.bits else f"classes {list(rule.invalid)} (no named bits)"
+        raise ProfileError(f"{profile.describe()} masks with {named}: cannot also mask {', '.join(also_invalid)}")
+    extra = tuple(name for name in also_invalid if name not in rule.invalid_bits)
+    return dataclasses.replace(rule, invalid_bits=rule.invalid_bits + extra)
+
+
+def _apply_mask(ds: xr.Dataset, profile: Profile, bands: Sequence[str],
+                also_invalid: Sequence[str] = ()) -> xr.Dataset:
     """Set every band to its nodata where the mask band says the pixel is unusable."""
     rule = profile.mask
     if rule is None:
         return ds
+    rule = _with_bits(rule, also_invalid, profile)
     flags = ds[rule.band]
     out = ds.drop_vars(rule.band)
     lut = _class_table(rule, flags.dtype)
@@ -401,15 +456,22 @@ def metres_per_degree_lon(lat: float) -> float:
     return 111_320.0 * math.cos(math.radians(lat))
 
 
-def _resampling(band: str, key: str, item: pystac.Item, profile: Profile, geobox: GeoBox) -> str:
-    """Categorical: nearest, or mode when aggregating; continuous: nearest at the native
-    resolution, average when aggregating, bilinear when refining; extensive (counts per pixel):
-    average when aggregating, else nearest."""
-    native = _native_resolution(item, key)
+def _target_size(geobox: GeoBox) -> float:
+    """The grid's pixel size in metres (degrees converted at its mid-latitude)."""
     target = abs(geobox.resolution.x)
     if geobox.crs is not None and geobox.crs.geographic:
         bounds = geobox.boundingbox
         target *= metres_per_degree_lon((bounds.bottom + bounds.top) / 2)
+    return target
+
+
+def _resampling(band: str, key: str, item: pystac.Item, profile: Profile, geobox: GeoBox) -> str:
+    """Categorical: nearest, or mode when aggregating; continuous: nearest at the native
+    resolution, average when aggregating, bilinear when refining; extensive (counts per pixel):
+    average when aggregating, else nearest. (``load_cube(within_mask=True)`` then keeps a masked
+    collection's continuous bands within their mask pixel: ``_within_mask``.)"""
+    native = _native_resolution(item, key)
+    target = _target_size(geobox)
     coarser = native is not None and target > 1.5 * native
     finer = native is not None and target < native / 1.5
     if band in profile.categorical:
@@ -417,6 +479,26 @@ def _resampling(band: str, key: str, item: pystac.Item, profile: Profile, geobox
     if band in profile.extensive:  # a count per pixel: never interpolated (x the pixel ratio later)
         return "average" if coarser else "nearest"
     return "average" if coarser else ("bilinear" if finer else "nearest")
+
+
+def _within_mask(resampling: dict[str, str], item: pystac.Item, profile: Profile, geobox: GeoBox,
+                 bands: Sequence[str]) -> dict[str, str]:
+    """Continuous bands of a masked collection: average only while the target pixel lies within one
+    mask pixel (S2 10 m green onto 20 m, under one 20 m SCL cell), bilinear never; else nearest,
+    which reads the ground its mask pixel describes."""
+    assert profile.mask is not None
+    mask_native = _native_resolution(item, profile.asset(profile.mask.band))
+    if mask_native is None:
+        return resampling
+    target = _target_size(geobox)
+    out = dict(resampling)
+    for band in bands:
+        key = profile.asset(band)
+        if band in profile.categorical or band in profile.extensive or out[key] not in ("average", "bilinear"):
+            continue
+        if out[key] == "bilinear" or target > mask_native * (1 + 1e-6):
+            out[key] = "nearest"
+    return out
 
 
 def _pixel_ratio(groups: list[list[pystac.Item]], profile: Profile, band: str, geobox: GeoBox) -> np.ndarray:
@@ -477,6 +559,90 @@ def _scale_offset(groups: list[list[pystac.Item]], profile: Profile, band: str) 
                              f"{sorted(pairs)}; load them as separate searches")
         scale[i], offset[i] = pairs.pop()
     return scale, offset
+
+
+# ------------------------------------------------------------------------ several collections, one cube
+
+
+@dataclass(frozen=True)
+class Part:
+    """One collection's items for ``load_collections``, with its profile and the mask bits added for it."""
+
+    items: Sequence[pystac.Item]
+    profile: Profile
+    also_invalid: Sequence[str] = ()
+
+
+def load_collections(parts: Sequence[Part], bands: Sequence[str], geobox: GeoBox, chunk: int = 1024, *,
+                     harmonise: str = "none", fail_on_error: bool = True, all_dates: bool = False) -> Cube:
+    """One lazy cube of ``bands`` from several collections (Landsat 5/7/8/9, Sentinel-2) on ``geobox``.
+
+    Each platform's items load on their own (``load_cube`` with their collection's profile), so a
+    date never mosaics two sensors; ``harmonise`` 'oli' moves each platform's reflectance to
+    Landsat 8/9 OLI (``catalog.harmonise``); the dates are then joined in time order (ties by
+    collection, then platform) with ``platform`` and ``sensor`` (tm, etm, oli, msi, ...)
+    coordinates on the time axis. Joining only re-labels the dates' chunks: no pixel is copied.
+    Continuous bands stay within their mask pixel (``load_cube(within_mask=True)``): sensors of
+    different pixel sizes on one grid must not average in what their masks did not judge.
+    """
+    if not parts:
+        raise AssetError("no collections to load")
+    if harmonise not in harmonisation.TARGETS:
+        raise harmonisation.HarmonisationError(f"harmonise {harmonise!r} is not offered",
+                                               hint=f"use one of {', '.join(harmonisation.TARGETS)}")
+    table = harmonisation.table()
+    pieces, platforms = [], []
+    for part in parts:
+        by_platform: dict[str, list[pystac.Item]] = {}
+        for item in part.items:
+            by_platform.setdefault(harmonisation.normalise_platform(item.properties.get("platform")), []).append(item)
+        for platform in sorted(by_platform):
+            cube = load_cube(by_platform[platform], part.profile, bands, geobox, chunk, fail_on_error=fail_on_error,
+                             all_dates=all_dates, also_invalid=part.also_invalid, within_mask=True)
+            n = cube.data.sizes["time"]
+            sensor = table.sensor_of(platform) or platform or "unknown"
+            ds = cube.data.assign_coords(platform=("time", np.full(n, platform or "unknown")),
+                                         sensor=("time", np.full(n, sensor)))
+            where = f"{part.profile.collection} items of platform {platform or '(none stated)'}"
+            pieces.append(harmonisation.harmonised(ds, bands, platform, target=harmonise, where=where))
+            platforms.append(platform)
+    _check_joinable(pieces, parts, bands)
+    record = None
+    if harmonise != "none":
+        continuous = [b for b in bands if f"scale_{b}" in pieces[0].coords]
+        record = table.record(platforms, continuous)
+    return Cube(data=_join_in_time(pieces), items=tuple(item for part in parts for item in part.items),
+                profile=parts[0].profile, profiles=tuple(part.profile for part in parts), harmonisation=record)
+
+
+def _check_joinable(pieces: list[xr.Dataset], parts: Sequence[Part], bands: Sequence[str]) -> None:
+    """Every collection gives each band the same nodata and kind (the kernels take one nodata per band)."""
+    names = ", ".join(dict.fromkeys(part.profile.collection for part in parts))
+    for band in bands:
+        if band not in pieces[0]:
+            continue  # the mask band, dropped after masking
+        nodata = {str(ds[band].attrs.get("nodata")) for ds in pieces}
+        kinds = {f"scale_{band}" in ds.coords for ds in pieces}
+        if len(nodata) > 1 or len(kinds) > 1:
+            raise AssetError(f"band {band!r} differs between collections {names}: nodata {sorted(nodata)}, "
+                             f"{'categorical in some' if len(kinds) > 1 else 'same kind'}; one cube needs one nodata "
+                             "and one kind per band", hint="load them as separate inputs, or fix the profiles")
+
+
+def _join_in_time(pieces: list[xr.Dataset]) -> xr.Dataset:
+    """The pieces' dates in time order: runs of consecutive dates of one piece are sliced whole
+    (slices on chunk boundaries), then concatenated, so dask only re-labels their chunks."""
+    if len(pieces) == 1:
+        return pieces[0]
+    order = sorted((t, k, i) for k, ds in enumerate(pieces) for i, t in enumerate(ds["time"].values))
+    runs: list[list[int]] = []
+    for _, k, i in order:
+        if runs and runs[-1][0] == k and runs[-1][2] == i:
+            runs[-1][2] = i + 1
+        else:
+            runs.append([k, i, i + 1])
+    return xr.concat([pieces[k].isel(time=slice(a, b)) for k, a, b in runs], dim="time", data_vars="all",
+                     coords="minimal", compat="override", join="exact", combine_attrs="override")
 
 
 def to_reflectance(ds: xr.Dataset, band: str) -> xr.DataArray:

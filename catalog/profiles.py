@@ -28,6 +28,7 @@ import yaml
 from catalog.errors import SdgcubeError
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
+NOT_PROFILES = frozenset({"harmonisation"})  # other data kept beside the profiles (catalog.harmonise reads it)
 
 _REQUIRED = {"collection", "bands"}
 _OPTIONAL = {"provider", "default", "match", "categorical", "extensive", "nodata", "dtype", "mask", "scale_offset",
@@ -304,7 +305,8 @@ def _validate(profile: Profile) -> None:
 @cache
 def profiles(directory: Path = PROFILE_DIR) -> dict[str, Profile]:
     """All profiles in ``directory`` (the package's by default), by name (the file stem)."""
-    found = {path.stem: _parse(path) for path in sorted(Path(directory).glob("*.yaml"))}
+    found = {path.stem: _parse(path) for path in sorted(Path(directory).glob("*.yaml"))
+             if path.stem not in NOT_PROFILES}
     by_collection: dict[str, list[Profile]] = {}
     for profile in found.values():
         by_collection.setdefault(profile.collection, []).append(profile)

@@ -136,6 +136,13 @@ class Input:
     resolve assets), or local rasters (national data): ``file`` (one GeoTIFF valid for
     every year, e.g. a soil map) or ``files`` (year -> GeoTIFF), each with one band.
 
+    ``collection`` may list several collections (``[landsat-c2-l2, sentinel-2-l2a]``): each is
+    searched and loaded through its own profile onto the grid and their dates make one time
+    series, with ``platform`` and ``sensor`` on its time axis. ``harmonise: oli`` moves every
+    sensor's reflectance to Landsat 8/9 OLI with the published coefficients of
+    ``catalog/profiles/harmonisation.yaml`` (Roy et al. 2016 for TM/ETM+, HLS for MSI);
+    ``none`` (default) uses each sensor's own reflectance.
+
     ``on_unreadable``: what to do with an asset that still cannot be read after the
     retries: ``fail`` the run (default), or use ``nodata`` for it and record a warning
     in the product's provenance. ``categorical`` (files only): whether the file holds
@@ -144,16 +151,25 @@ class Input:
     """
 
     bands: tuple[str, ...]
-    collection: str | None = None
+    collection: str | tuple[str, ...] | None = None
     file: str | None = None
     files: Mapping[int, str] | None = None
     max_cloud_cover: float | None = None
     on_unreadable: Literal["fail", "nodata"] = "fail"
     categorical: bool | None = None
+    harmonise: Literal["none", "oli"] = "none"
 
     def __post_init__(self) -> None:
+        if isinstance(self.collection, tuple):
+            ids = self.collection
+            if not ids or not all(isinstance(c, str) and c for c in ids) or len(set(ids)) != len(ids):
+                raise ValueError(f"collection lists collection ids, each once; got {list(ids)}")
+            if len(ids) == 1:
+                object.__setattr__(self, "collection", ids[0])  # one listed collection is that collection
         if self.categorical is not None and self.collection is not None:
             raise ValueError("categorical is for file inputs; a collection's profile says which bands are classes")
+        if self.harmonise != "none" and self.collection is None:
+            raise ValueError("harmonise is for collection inputs (it moves a sensor's reflectance to another's)")
         if not self.bands:
             raise ValueError("bands must list at least one common band name")
         given = [k for k in ("collection", "file", "files") if getattr(self, k)]
@@ -166,6 +182,13 @@ class Input:
             raise ValueError(f"max_cloud_cover must be within 0..100 %; got {self.max_cloud_cover}")
         if self.on_unreadable not in ("fail", "nodata"):
             raise ValueError(f"on_unreadable must be 'fail' or 'nodata'; got {self.on_unreadable!r}")
+
+    @property
+    def collections(self) -> tuple[str, ...]:
+        """The collection ids of a collection input (one or several); () for file inputs."""
+        if self.collection is None:
+            return ()
+        return (self.collection,) if isinstance(self.collection, str) else self.collection
 
     @property
     def local_files(self) -> dict[int | None, str] | None:

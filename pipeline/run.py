@@ -137,11 +137,17 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     first, last = recipe.periods.years
     cubes, inputs, read = {}, {}, []
     for name, spec in recipe.inputs.items():
-        items, profile, source = _find(name, spec, catalog, search_area, (first, last), policy)
-        cubes[name] = _load(items, profile, spec, geobox, recipe.grid.chunk, policy, indicator.load_all_dates)
-        used = [profile.asset(b) for b in spec.bands] + ([profile.asset(profile.mask.band)] if profile.mask else [])
-        inputs[name] = provenance.input_record(source, items, used)
-        read.append((name, items))
+        found = _find(name, spec, catalog, search_area, (first, last), policy)  # (items, profile, source) each
+        cubes[name] = _load(found, spec, geobox, recipe.grid.chunk, policy, indicator.load_all_dates)
+        records = [provenance.input_record(source, items, [profile.asset(b) for b in spec.bands]
+                                           + ([profile.asset(profile.mask.band)] if profile.mask else []))
+                   for items, profile, source in found]
+        inputs[name] = {**records[0], "items": [record for r in records for record in r["items"]]}
+        if len(found) > 1:
+            inputs[name]["collections"] = {profile.collection: len(items) for items, profile, _ in found}
+        if cubes[name].harmonisation is not None:
+            inputs[name]["harmonisation"] = dict(cubes[name].harmonisation or {})
+        read.append((name, [item for items, _, _ in found for item in items]))
     assets = reliability.AssetIndex(read)
     ctx = Context(recipe=recipe, cubes=cubes, geobox=geobox, zones=zones)
     plan = indicator.plan(ctx)
@@ -234,8 +240,12 @@ def new_run_id(started: datetime, recipe: Recipe) -> str:
 
 
 def _find(name: str, spec: Input, catalog: str, aoi, years: tuple[int, int],
-          policy: RetryPolicy) -> tuple[list[pystac.Item], Profile, str]:
-    """The items of one input and their profile: a STAC search, or the input's local files."""
+          policy: RetryPolicy) -> list[tuple[list[pystac.Item], Profile, str]]:
+    """The items of one input, per collection, with their profile and source: STAC searches (one per
+    collection; of several, one without items is left out, all without is an error), or the input's
+    local files."""
+    from catalog.search import NoItemsFound
+
     files = spec.local_files
     if files is not None:
         outside = [y for y in files if y is not None and not years[0] <= y <= years[1]]
@@ -243,15 +253,26 @@ def _find(name: str, spec: Input, catalog: str, aoi, years: tuple[int, int],
             raise RecipeError(f"inputs.{name}.files: years {outside} lie outside periods.years {list(years)}; "
                               "widen periods.years or drop those files")
         items = file_items(name, files, spec.bands[0])
-        return items, file_profile(name, items, spec.bands[0], spec.categorical), "local files"
-    assert spec.collection is not None  # Input requires a collection or files
-    profile = get_profile(spec.collection)
-    items = search(catalog, SearchRequest(
-        collection=spec.collection, intersects=aoi,
-        start=datetime(years[0], 1, 1, tzinfo=UTC), end=datetime(years[1], 12, 31, 23, 59, 59, tzinfo=UTC),
-        max_cloud_cover=spec.max_cloud_cover, cloud_cover_property=profile.cloud_cover_property),
-        policy=policy)
-    return items, get_profile(spec.collection, items), catalog  # the catalog's flavour (asset keys)
+        return [(items, file_profile(name, items, spec.bands[0], spec.categorical), "local files")]
+    assert spec.collections  # Input requires a collection or files
+    found, empty = [], []
+    for collection in spec.collections:
+        profile = get_profile(collection)
+        try:
+            items = search(catalog, SearchRequest(
+                collection=collection, intersects=aoi,
+                start=datetime(years[0], 1, 1, tzinfo=UTC), end=datetime(years[1], 12, 31, 23, 59, 59, tzinfo=UTC),
+                max_cloud_cover=spec.max_cloud_cover, cloud_cover_property=profile.cloud_cover_property),
+                policy=policy)
+        except NoItemsFound as exc:
+            if len(spec.collections) == 1:
+                raise
+            empty.append(exc)
+            continue
+        found.append((items, get_profile(collection, items), catalog))  # the catalog's flavour (asset keys)
+    if not found:
+        raise NoItemsFound(f"inputs.{name}: none of its collections has items ({'; '.join(map(str, empty))})")
+    return found
 
 
 def load_zones(recipe: Recipe, geobox: GeoBox) -> Zones | None:
@@ -263,16 +284,29 @@ def load_zones(recipe: Recipe, geobox: GeoBox) -> Zones | None:
                       make_valid=spec.make_valid, aoi=recipe.aoi.shape(), crs=str(geobox.crs))
 
 
-def _load(items: Sequence[pystac.Item], profile: Profile, spec: Input, geobox: GeoBox, chunk: int,
+def _load(found: Sequence[tuple[Sequence[pystac.Item], Profile, str]], spec: Input, geobox: GeoBox, chunk: int,
           policy: RetryPolicy, all_dates: bool = False) -> Cube:
-    """``load_cube`` with the policy's GDAL HTTP options and the input's ``on_unreadable``.
+    """``load_cube`` (one collection) or ``load_collections`` (several, or ``harmonise``) with the
+    policy's GDAL HTTP options and the input's ``on_unreadable``. Snow is no observation of the
+    surface: a profile's ``snow`` bit (Landsat QA_PIXEL bit 5) is masked, as the Sentinel-2
+    profiles mask SCL class 11.
 
     odc-stac captures the calling thread's rasterio environment into the graph, so the
     GDAL options given here apply to every read at compute time (and nowhere else).
     """
+    from catalog.load import Part, load_collections
+
+    def snow(profile: Profile) -> tuple[str, ...]:
+        return ("snow",) if profile.mask is not None and "snow" in profile.mask.bits else ()
+
+    fail = spec.on_unreadable != "nodata"
     with rasterio.Env(**policy.gdal_options()):
-        return load_cube(items, profile, spec.bands, geobox, chunk=chunk, all_dates=all_dates,
-                         fail_on_error=spec.on_unreadable != "nodata")
+        if len(found) == 1 and spec.harmonise == "none":
+            items, profile, _ = found[0]
+            return load_cube(items, profile, spec.bands, geobox, chunk=chunk, all_dates=all_dates,
+                             fail_on_error=fail, also_invalid=snow(profile))
+        return load_collections([Part(items, profile, snow(profile)) for items, profile, _ in found], spec.bands,
+                                geobox, chunk, harmonise=spec.harmonise, fail_on_error=fail, all_dates=all_dates)
 
 
 def _global_attrs(recipe: Recipe, name: str, inputs: dict, started: datetime, run_id: str,

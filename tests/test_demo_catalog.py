@@ -42,6 +42,8 @@ from catalog.demo.atmosphere import (
     SCL_VEGETATION,
     SCL_WATER,
 )
+from catalog.demo.landsat import LANDSAT_COLLECTION, LandsatDemo
+from catalog.demo.landsat_scenes import PLATFORM_YEARS, SLC_FAILURE
 from catalog.demo.layout import OVERLAP_X, TILE_X, TILE_Y, UNION_X, Layout, geodesic_cell_area
 from catalog.demo.ld_collections import LD_COLLECTIONS
 from catalog.demo.ld_rules import mk_critical
@@ -186,7 +188,8 @@ def test_size_budget_and_build_time_report(built, capsys):
 def test_catalog_walks_with_expected_collections(built, s2_items, lc_items):
     root = pystac.Catalog.from_file(str(built / "catalog.json"))
     assert root.id == "sdgcube-demo"
-    assert {c.id for c in root.get_children()} == {S2_COLLECTION, LC_COLLECTION, *LD_COLLECTIONS, *URBAN_COLLECTIONS}
+    assert {c.id for c in root.get_children()} == {S2_COLLECTION, LC_COLLECTION, *LD_COLLECTIONS, *URBAN_COLLECTIONS,
+                                                   LANDSAT_COLLECTION}
     assert len(s2_items) == 2 * (len(YEARS) * len(MONTHS) + len(HEAVY_CLOUD_DATES))
     assert all(LC_ID.match(it.id) for it in lc_items)
     assert sorted(int(it.id.split("_")[3]) for it in lc_items) == list(YEARS)
@@ -839,3 +842,122 @@ def test_land_degradation_truth_equals_a_recount_from_the_files(ld_items, truth,
         expected = truth["zones"]["sdg_15_3_1"][z]["baseline"]
         assert expected["aoi_area_km2"] == pytest.approx(cell[inside].sum() / 1e6, rel=1e-7)
         assert expected["water_area_km2"] == pytest.approx(cell[inside & water].sum() / 1e6, rel=1e-7, abs=1e-12)
+
+
+# ------------------------------------------------------------------ Landsat 5/7/8/9 (6.6.1 from 2000)
+LS_ID = re.compile(r"^L(T05|E07|C08|C09)_L2SP_227069_(20\d\d)(\d\d)(\d\d)_02_T1$")
+QA_CLEAR_LAND = {"tm": 5440, "etm": 5440, "oli": 21824}  # USGS C2 QA_PIXEL words of clear, low-confidence land
+QA_BAD = 0b111111  # fill, dilated cloud, cirrus, cloud, cloud shadow, snow: no observation
+
+
+@pytest.fixture(scope="session")
+def ls_items(items) -> list[pystac.Item]:
+    return sorted((it for it in items if it.collection_id == LANDSAT_COLLECTION), key=lambda it: it.datetime)
+
+
+def test_landsat_items_look_like_planetary_computer_landsat_c2_l2(ls_items):
+    from catalog.profiles import get_profile
+
+    assert get_profile(LANDSAT_COLLECTION, ls_items).name == "landsat-c2-l2"
+    for item in ls_items:
+        p = item.properties
+        match = LS_ID.match(item.id)
+        assert match and item.datetime.strftime("%Y%m%d") == "".join(match.groups()[1:]), item.id
+        assert p["platform"] == {"T05": "landsat-5", "E07": "landsat-7", "C08": "landsat-8",
+                                 "C09": "landsat-9"}[match.group(1)]
+        assert p["instruments"] == {"landsat-5": ["tm"], "landsat-7": ["etm+"]}.get(p["platform"], ["oli", "tirs"])
+        assert set(item.assets) == {"blue", "green", "red", "nir08", "swir16", "swir22", "qa_pixel"}
+        assert p["proj:code"] == "EPSG:32721" and p["landsat:collection_number"] == "02"
+        first, last = PLATFORM_YEARS[p["platform"]]
+        assert first <= item.datetime.year <= last
+        for key in ("green", "swir16"):
+            band = item.assets[key].extra_fields["raster:bands"][0]
+            assert (band["scale"], band["offset"], band["nodata"]) == (2.75e-5, -0.2, 0)
+            assert item.assets[key].extra_fields["proj:transform"][0] == 30
+        assert item.assets["qa_pixel"].extra_fields["raster:bands"][0]["nodata"] == 1
+    years = {}
+    for item in ls_items:
+        years.setdefault(item.datetime.year, set()).add(item.properties["platform"])
+    assert years[2000] == {"landsat-5", "landsat-7"} and years[2012] == {"landsat-7"}
+    assert years[2013] == {"landsat-7", "landsat-8"} and years[2024] == {"landsat-8", "landsat-9"}
+
+
+def test_landsat_qa_pixel_follows_usgs_bits_and_slc_off_is_fill(ls_items):
+    for item in ls_items[::3]:
+        qa = _read(item, "qa_pixel")
+        green = _read(item, "green")
+        fill = qa == 1
+        assert ((green == 0) == fill).all(), item.id  # no data exactly where QA_PIXEL says fill
+        slc_off = item.properties["platform"] == "landsat-7" and item.datetime.date() >= SLC_FAILURE
+        assert fill.any() == slc_off, item.id
+        if slc_off:  # wedges of no data along the scan lines, about a fifth of the scene
+            assert 0.1 < fill.mean() < 0.35 and fill.any(axis=1).mean() > 0.5
+        sensor = {"landsat-5": "tm", "landsat-7": "etm"}.get(item.properties["platform"], "oli")
+        cloudy = (qa & 0b1010) != 0
+        assert (((qa >> 6) & 1) == (~cloudy & ~fill)).all()  # clear: neither cloud nor dilated cloud
+        assert (qa[~fill] >> 8 & 3 > 0).all() and (QA_CLEAR_LAND[sensor] == qa).any()
+        if sensor != "oli":
+            assert not (qa & 0b100).any() and not (qa >> 14).any()  # no cirrus band before Landsat 8
+
+
+def test_landsat_sees_the_sentinel2_lake_from_2016(truth):
+    design = Design(truth["generator"]["seed"])
+    landsat = LandsatDemo(design)
+    rows, cols = landsat.cell20
+    for year in YEARS:
+        for wet in (True, False):
+            s2_kind = design.surfaces(year, wet)[1]
+            assert (landsat.surface(year, wet) == s2_kind[rows, cols]).all(), (year, wet)
+
+
+def test_landsat_sentinel2_truth_equals_a_recount_from_the_qa_files(ls_items, truth):
+    """Per year, from the QA_PIXEL files alone: USGS's water bit on every clear date = permanent, on some =
+    seasonal; clear pixels per sensor = observations. Areas from GEOD polygons of each 30 m cell."""
+    t = truth["sdg_6_6_1_landsat_sentinel2"]
+    kept = set(truth["landsat_items"]["kept"])
+    item = ls_items[0]
+    transform = rasterio.Affine(*item.assets["qa_pixel"].extra_fields["proj:transform"][:6])
+    height, width = item.assets["qa_pixel"].extra_fields["proj:shape"]
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32721", always_xy=True).transform
+    aoi = shapely_transform(to_utm, segmentize(box(*truth["aoi"]["bbox"]), 1e-4))
+    x = transform.c + (np.arange(width) + 0.5) * transform.a
+    y = transform.f + (np.arange(height) + 0.5) * transform.e
+    inside = shapely.contains_xy(aoi, *np.meshgrid(x, y))
+    to_geo = pyproj.Transformer.from_crs("EPSG:32721", "EPSG:4326", always_xy=True).transform
+    cell = np.zeros(inside.shape)
+    for r, c in zip(*np.nonzero(inside), strict=True):
+        x0, y0 = transform * (c, r)
+        lon, lat = to_geo([x0, x0 + 30, x0 + 30, x0], [y0, y0, y0 - 30, y0 - 30])
+        cell[r, c] = abs(GEOD.polygon_area_perimeter(lon, lat)[0])
+    for year, expected in t["years"].items():
+        water, seen, observations = 0, 0, {}
+        for it in ls_items:
+            if it.datetime.year != int(year) or it.id not in kept:
+                continue
+            qa = _read(it, "qa_pixel")
+            clear = (qa & QA_BAD) == 0
+            sensor = {"landsat-5": "tm", "landsat-7": "etm"}.get(it.properties["platform"], "oli")
+            observations[sensor] = observations.get(sensor, 0) + int(clear[inside].sum())
+            water = water + (clear & ((qa >> 7) & 1 == 1))
+            seen = seen + clear
+        assert (seen[inside] >= 3).all(), year
+        permanent, seasonal = (water == seen) & inside, (water > 0) & (water < seen) & inside
+        assert expected["permanent_km2"] == pytest.approx(cell[permanent].sum() / 1e6, rel=1e-6), year
+        assert expected["seasonal_km2"] == pytest.approx(cell[seasonal].sum() / 1e6, rel=1e-6), year
+        assert expected["aoi_area_km2"] == pytest.approx(cell.sum() / 1e6, rel=1e-6), year
+        assert {k: v for k, v in expected["observations"].items() if k != "msi"} == observations, year
+    assert t["change_pct"]["permanent_water_area_change"] < -20  # the lake shrank since the baseline
+
+
+def test_heavily_clouded_landsat_scenes_are_exactly_the_excluded_ones(ls_items, truth):
+    excluded = set(truth["landsat_items"]["excluded_by_cloud_cover"])
+    assert len(excluded) == 4 and excluded <= {it.id for it in ls_items}
+    for item in ls_items:
+        assert (item.properties["eo:cloud_cover"] >= 90) == (item.id in excluded), item.id
+
+
+def test_same_seed_gives_identical_landsat_files(built, rebuilt, ls_items):
+    for item in (ls_items[0], ls_items[len(ls_items) // 2], ls_items[-1]):
+        for key in ("green", "qa_pixel"):
+            rel = _path(item.assets[key]).relative_to(built)
+            assert (built / rel).read_bytes() == (rebuilt / rel).read_bytes(), rel

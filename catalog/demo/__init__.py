@@ -20,9 +20,11 @@ One module per concern (a new indicator adds a ``truth_*`` module, and its desig
 - ``atmosphere``: cloud, shadow, cirrus and saturation masks per date (SCL codes)
 - ``sentinel2``: rendering, DN encoding, tiles and items of the S2 L2A look-alike
 - ``worldcover``: the ESA WorldCover look-alike (one map and item per year)
+- ``landsat_scenes``, ``landsat``: the Landsat 5/7/8/9 Collection 2 Level-2 look-alike (30 m, 2000-2024,
+  QA_PIXEL bits, SLC-off wedges) of the same lake, with its history before 2016
 - ``zones``: the municipalities (zones.gpkg) and which pixels lie in each
 - ``cogs``, ``stac``: how rasters and the STAC catalog are written
-- ``truth_15_1_1``, ``truth_6_6_1``, ``truth_items``: the known answers
+- ``truth_15_1_1``, ``truth_6_6_1``, ``truth_6_6_1_landsat``, ``truth_items``: the known answers
 - ``build``: builds a folder atomically, is_current / ensure / load_truth
 """
 

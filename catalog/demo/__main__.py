@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     items = truth["items"]
     print(f"demo catalog {out / 'catalog.json'}: {len(items['kept']) + len(items['excluded_by_cloud_cover'])} "
           f"sentinel-2-l2a items ({len(items['excluded_by_cloud_cover'])} with cloud cover >= 60), "
-          f"{len(truth['sdg_15_1_1']['years'])} esa-worldcover items, seed {args.seed}, "
+          f"{len(truth['sdg_15_1_1']['years'])} esa-worldcover items, "
+          f"{len(truth['landsat_items']['kept']) + len(truth['landsat_items']['excluded_by_cloud_cover'])} "
+          f"landsat-c2-l2 items, seed {args.seed}, "
           + (f"scale {scale} (AOI bbox {truth['aoi']['bbox']}), " if scale != DEFAULT_SCALE else "")
           + f"{len(truth['zones']['ids'])} zones in {truth['zones']['path']}, {_size_mb(out):.1f} MB, {how}")
     return 0

@@ -8,12 +8,14 @@ import shutil
 from pathlib import Path
 
 from catalog.demo.land_degradation import LandDegradation
+from catalog.demo.landsat import LandsatDemo, landsat_collection
 from catalog.demo.layout import DEFAULT_SCALE, GEO_CRS, Layout
 from catalog.demo.ld_collections import write_land_degradation
 from catalog.demo.mountains import Mountains
 from catalog.demo.sentinel2 import s2_collection, write_sentinel2
 from catalog.demo.stac import write_catalog
 from catalog.demo.truth_6_6_1 import truth_6_6_1, zone_truth_6_6_1
+from catalog.demo.truth_6_6_1_landsat import truth_6_6_1_landsat_sentinel2, truth_landsat_items
 from catalog.demo.truth_15_1_1 import truth_15_1_1, zone_truth_15_1_1
 from catalog.demo.truth_15_2_1 import truth_15_2_1
 from catalog.demo.truth_15_3_1 import LandTruth, zone_masks
@@ -24,7 +26,7 @@ from catalog.demo.world import Design
 from catalog.demo.worldcover import worldcover_collection, write_worldcover
 from catalog.demo.zones import ZONES_FILE, Zones
 
-GENERATOR_VERSION = 6  # bump whenever any written file changes: is_current() then rebuilds old folders
+GENERATOR_VERSION = 7  # bump whenever any written file changes: is_current() then rebuilds old folders
 # 2: zones.gpkg and truth.json["zones"] (per-zone truth); every COG and STAC JSON as in 1
 # 3: the six SDG 15.3.1 collections on the LD grid and truth.json["sdg_15_3_1"] (and per zone); the S2 and
 #    WorldCover files and the earlier truth keys as in 2
@@ -32,6 +34,8 @@ GENERATOR_VERSION = 6  # bump whenever any written file changes: is_current() th
 # 5: the SDG 11.3.1 collections ghs-built-s and worldpop (100 m UTM) and truth.json["sdg_11_3_1"] (and per zone)
 # 6: the SDG 15.4.2 DEM (cop-dem-glo-30) and esa-cci-lc grown to the mountain grid (the 15.3.1 window unchanged);
 #    truth.json["sdg_15_4_2"] (per zone inside it)
+# 7: the landsat-c2-l2 collection (Landsat 5/7/8/9, 30 m, 2000-2024) and truth.json["sdg_6_6_1_landsat_sentinel2"]
+#    and ["landsat_items"]; every earlier file and truth key as in 6 (catalog.json gains the collection)
 DEFAULT_SEED = 2016
 DEFAULT_DIR = Path(__file__).resolve().parent / "data"
 
@@ -46,8 +50,10 @@ def _write_catalog(design: Design, root: Path, final_dir: Path) -> None:
     mountains = Mountains(land.ld, zones)
     land_collections = write_land_degradation(land.ld, land, mountains, root, href_root)
     urban = Urban(design, zones)
+    landsat = LandsatDemo(design)
+    landsat_items = landsat.write(root, href_root)
     write_catalog(root, [s2_collection(s2_items), worldcover_collection(lc_items), *land_collections,
-                         *write_urban(urban, root, href_root)])
+                         *write_urban(urban, root, href_root), landsat_collection(landsat_items)])
     zones.write(root)
     land_zones = zone_masks(land.ld, zones)
     truth = {"generator": _generator_id(design.seed, design.layout.scale),
@@ -58,6 +64,8 @@ def _write_catalog(design: Design, root: Path, final_dir: Path) -> None:
              "sdg_15_3_1": land.truth(land_zones)}
     truth["sdg_15_2_1"] = truth_15_2_1(truth["sdg_15_1_1"]["years"])
     truth["sdg_15_4_2"] = mountains.truth()
+    truth["sdg_6_6_1_landsat_sentinel2"] = truth_6_6_1_landsat_sentinel2(landsat)
+    truth["landsat_items"] = truth_landsat_items(landsat_items)
     urban_truth = urban.truth()
     truth["sdg_11_3_1"] = {k: v for k, v in urban_truth.items() if k != "zones"}
     truth["zones"] = {**zones.metadata(),

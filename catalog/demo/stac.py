@@ -19,6 +19,8 @@ EXT = {
     "mgrs": "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json",
     "s2": "https://stac-extensions.github.io/sentinel-2/v1.0.0/schema.json",
     "classification": "https://stac-extensions.github.io/classification/v2.0.0/schema.json",
+    "view": "https://stac-extensions.github.io/view/v1.0.0/schema.json",
+    "landsat": "https://stac-extensions.github.io/landsat/v2.0.0/schema.json",
 }
 
 

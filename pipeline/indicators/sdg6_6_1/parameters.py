@@ -19,6 +19,11 @@ class Parameters:
     ``ndvi_max`` and AWEI_nsh > ``awei_threshold`` (Feyisa et al. 2014, reflectance
     0..1); chosen against Geoscience Australia's WOfS output in tests/test_water_real.py
     (96.6 % agreement on 1,041 real Landsat pixels, where MNDWI > 0 alone has 82.3 %).
+
+    ``observation_counts``: the product gets, per year, the clear observations of each pixel by
+    each sensor (layers ``observations_<sensor>``: tm, etm, oli, msi, from the input's
+    ``sensor`` coordinate, else its ``platform``); None (default) = when the input's ``sensor``
+    axis holds more than one (several collections, or Landsat 5/7/8/9), false = never.
     """
 
     water_rule: Literal["mndwi", "mndwi_awei"] = "mndwi"
@@ -28,6 +33,7 @@ class Parameters:
     awei_threshold: float = -0.1
     min_observations: int = 3
     permanent_fraction: float = 1.0
+    observation_counts: bool | None = None
 
     def __post_init__(self) -> None:
         if not -1 <= self.water_threshold <= 1:

@@ -28,33 +28,63 @@ class WaterRule:
     kind: str = "mndwi"  # Parameters.water_rule; "mndwi_awei" reads the five bands of MNDWI_AWEI_BANDS
     ndvi_max: float = 0.0
     awei_threshold: float = -0.1
+    count_by: str | None = None  # a time coordinate ("sensor") whose values' clear observations are counted
+    groups: tuple[str, ...] = ()  # its values, one count layer each
+    count_layers: tuple[str, ...] = ()  # their layer names
 
 
 def water_block(block: Block) -> dict[str, np.ndarray]:
-    """The year's water class; a year without any scene is NO_OBSERVATION everywhere."""
+    """The year's water class (and clear observations per sensor); a year without any scene is
+    NO_OBSERVATION everywhere (and 0 observations)."""
     rule: WaterRule = block.params
-    if not block.data["optical"][rule.bands[0]]:
-        return {"water_class": np.full(block.inside.shape, kernels.NO_OBSERVATION, dtype=np.uint8)}
     coords = block.coords["optical"]
-    if rule.kind == "mndwi_awei":
+    counts = np.zeros((len(rule.groups), *block.inside.shape), np.uint16) if rule.groups else None
+    if not block.data["optical"][rule.bands[0]]:
+        classes = np.full(block.inside.shape, kernels.NO_OBSERVATION, dtype=np.uint8)
+    elif rule.kind == "mndwi_awei":
         band_blocks = [block.data["optical"][band] for band in rule.bands]
         scale = np.stack([np.asarray(coords[f"scale_{band}"], np.float64) for band in rule.bands])
         offset = np.stack([np.asarray(coords[f"offset_{band}"], np.float64) for band in rule.bands])
-        return {"water_class": yearly_classes_bands(band_blocks, scale=scale, offset=offset, rule=rule)}
-    a_blocks, b_blocks = (block.data["optical"][band] for band in rule.bands)
-    a, b = rule.bands
-    scales = tuple(np.asarray(coords[k], np.float64) for k in (f"scale_{a}", f"offset_{a}", f"scale_{b}",
-                                                               f"offset_{b}"))
-    return {"water_class": yearly_classes(a_blocks, b_blocks, scales=scales, rule=rule)}
+        classes = yearly_classes_bands(band_blocks, scale=scale, offset=offset, rule=rule,
+                                       groups=_date_groups(coords, rule), counts=counts)
+    else:
+        a_blocks, b_blocks = (block.data["optical"][band] for band in rule.bands)
+        a, b = rule.bands
+        scales = tuple(np.asarray(coords[k], np.float64) for k in (f"scale_{a}", f"offset_{a}", f"scale_{b}",
+                                                                   f"offset_{b}"))
+        classes = yearly_classes(a_blocks, b_blocks, scales=scales, rule=rule, groups=_date_groups(coords, rule),
+                                 counts=counts)
+    out = {"water_class": classes}
+    if counts is not None:
+        out.update(zip(rule.count_layers, counts, strict=True))
+    return out
+
+
+def _date_groups(coords, rule: WaterRule) -> np.ndarray | None:
+    """Per date of the block, the index of its group in ``rule.groups`` (-1: none); None: no counting."""
+    if not rule.groups or rule.count_by is None:
+        return None
+    index = {group: i for i, group in enumerate(rule.groups)}
+    return np.array([index.get(str(v), -1) for v in np.asarray(coords[rule.count_by])], np.int64)
+
+
+def _count(water: np.ndarray, groups: np.ndarray | None, counts: np.ndarray | None, rows: slice) -> None:
+    """Add each date's clear observations (water mask != 255) to its group's count, for a strip of rows."""
+    if groups is None or counts is None:
+        return
+    for t, g in enumerate(groups):
+        if g >= 0:
+            counts[g, rows] += water[t] != kernels.NODATA_U8
 
 
 def yearly_classes(a_blocks: list[np.ndarray], b_blocks: list[np.ndarray], *, scales: tuple[np.ndarray, ...],
-                   rule: WaterRule) -> np.ndarray:
+                   rule: WaterRule, groups: np.ndarray | None = None, counts: np.ndarray | None = None) -> np.ndarray:
     """Yearly classes of one block from its dates' DN blocks (lists of (k, y, x)).
 
     The blocks are never concatenated, and the float32 index and water masks exist for
     one strip of rows at a time (<= STRIP_PIXELS), so the scratch stays small whatever
-    the number of dates.
+    the number of dates. ``groups`` (per date, a group index or -1) and ``counts``
+    (uint16 (groups, y, x), zeroed) add each group's clear observations per pixel.
     """
     a_scale, a_offset, b_scale, b_offset = scales
     nt = sum(blk.shape[0] for blk in a_blocks)
@@ -74,11 +104,13 @@ def yearly_classes(a_blocks: list[np.ndarray], b_blocks: list[np.ndarray], *, sc
         water = np.empty(index.shape, dtype=np.uint8)
         kernels.classify_water(index, rule.threshold, water)
         kernels.yearly_water_class(water, rule.min_observations, rule.permanent_fraction, out[r0:r1])
+        _count(water, groups, counts, slice(r0, r1))
     return out
 
 
 def yearly_classes_bands(band_blocks: list[list[np.ndarray]], *, scale: np.ndarray, offset: np.ndarray,
-                         rule: WaterRule) -> np.ndarray:
+                         rule: WaterRule, groups: np.ndarray | None = None,
+                         counts: np.ndarray | None = None) -> np.ndarray:
     """Yearly classes of one block under the multi-band rule.
 
     band_blocks: per band of ``rule.bands`` (green, red, nir, swir16, swir22), its dates'
@@ -102,4 +134,5 @@ def yearly_classes_bands(band_blocks: list[list[np.ndarray]], *, scale: np.ndarr
                                          rule.threshold, rule.ndvi_max, rule.awei_threshold, water[t:t + k])
             t += k
         kernels.yearly_water_class(water, rule.min_observations, rule.permanent_fraction, out[r0:r1])
+        _count(water, groups, counts, slice(r0, r1))
     return out
