@@ -211,7 +211,8 @@ def markdown(result: dict) -> str:
                 ("Zone membership: pixel centre vs fractional coverage (part 6)", "zones"),
                 ("SDG 15.3.1 productivity on a MODIS tile vs xarray/NumPy (part 7)", "degradation"),
                 ("SDG 15.4.2 local elevation range over a 7 km disc vs brute force (part 8)", "terrain"),
-                ("SDG 6.6.1 water rule per observation: fused multi-index vs MNDWI alone (part 9)", "water"))
+                ("SDG 6.6.1 water rule per observation: fused multi-index vs MNDWI alone (part 9)", "water"),
+                ("SDG 6.6.1 multi-sensor vs single-sensor on the demo (part 9)", "water_recipes"))
     for title, key in sections:
         rows = result.get(key)
         if not rows:
@@ -316,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         from tests.benchmarks import water
 
         result["water"] = water.water_part(quick)
-        result.setdefault("notes", {})["water"] = water.NOTE
+        result["water_recipes"] = water.recipes_part(args.out, 1 if quick else 3)
+        result.setdefault("notes", {}).update({"water": water.NOTE, "water_recipes": water.RECIPE_NOTE})
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(result, indent=2))
     (args.out / "bench.md").write_text(markdown(result))
