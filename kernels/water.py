@@ -122,14 +122,15 @@ def _reflectance(dn, k, factor, add):
 
 @numba.njit(cache=True, parallel=True)
 def classify_water_bands(green, red, nir, swir16, swir22, scale, offset, nodata, mndwi_threshold, ndvi_max,
-                         awei_threshold, out):
+                         awei_threshold, snow_ndsi, snow_nir, snow_green, out):
     """Multi-band water test on raw DNs, one fused pass per pixel, in place.
 
     green, red, nir, swir16, swir22: integer DN arrays (t, y, x), any integer
     dtype and strides. scale, offset: float64 (5, t), one row per band in that
     order, one column per date (processing baselines differ within a series).
     nodata: int DN. mndwi_threshold, ndvi_max, awei_threshold: floats.
-    out: uint8 (t, y, x) with the codes of classify_water.
+    snow_ndsi, snow_nir, snow_green: a snow test for data without a snow mask
+    (NaN snow_ndsi: none). out: uint8 (t, y, x) with the codes of classify_water.
 
     Reflectance is computed per band in float64 as in
     indices.normalized_difference (offset folded into DN units, negative
@@ -139,8 +140,11 @@ def classify_water_bands(green, red, nir, swir16, swir22, scale, offset, nodata,
     nir + red == 0, does not veto); and
     AWEI_nsh = 4 (green - swir16) - (0.25 nir + 2.75 swir22) > awei_threshold
     (Feyisa et al. 2014, on reflectance 0..1). Else 0 (observed dry).
-    255 (no observation) where any band's DN equals nodata or MNDWI is
-    undefined (green + swir16 == 0). Comparisons are in float64, or, when all
+    255 (no observation) where any band's DN equals nodata, MNDWI is
+    undefined (green + swir16 == 0), or the pixel is snow: NDSI (= MNDWI) >
+    snow_ndsi and nir > snow_nir and green > snow_green (the SNOMAP test of
+    Hall et al. 1995, 0.4 / 0.11 / 0.10: bright in green and near infrared,
+    dark in SWIR; water is dark in the near infrared). Comparisons are in float64, or, when all
     five bands of a date share one scale and a small integer DN shift (Sentinel-2),
     in exact DN units (``_water_row_shared_scale``). Rows (t, y) run in parallel;
     pixels are independent.
@@ -165,7 +169,7 @@ def classify_water_bands(green, red, nir, swir16, swir22, scale, offset, nodata,
                 and _small_shift(k2, f2, c2)):
             _water_row_shared_scale(green[t, y], red[t, y], nir[t, y], swir16[t, y], swir22[t, y],
                                     kg, kr, kn, k1, k2, fg, nodata, mndwi_threshold, ndvi_max, awei_threshold,
-                                    out[t, y])
+                                    snow_ndsi, snow_nir, snow_green, out[t, y])
             continue
         for x in range(nx):  # no branch and no division: the loop vectorises
             dg = green[t, y, x]
@@ -183,8 +187,9 @@ def classify_water_bands(green, red, nir, swir16, swir22, scale, offset, nodata,
             # x / den > t as x > t * den (den > 0 here); an NDVI with n + r == 0 is 0 > 0: no veto
             water = ((g - s1 > mndwi_threshold * den) & ~(n - r > ndvi_max * (n + r))
                      & (4.0 * (g - s1) - (0.25 * n + 2.75 * s2) > awei_threshold))
+            snow = (g - s1 > snow_ndsi * den) & (n > snow_nir) & (g > snow_green)  # all false for NaN snow_ndsi
             # not den > 0: 0 (undefined MNDWI) or NaN from a NaN scale/offset
-            out[t, y, x] = NODATA_U8 if missing | ~(den > 0.0) else np.uint8(water)
+            out[t, y, x] = NODATA_U8 if missing | ~(den > 0.0) | snow else np.uint8(water)
 
 
 @numba.njit(cache=True)
@@ -195,14 +200,17 @@ def _small_shift(k, factor, add):
 
 @numba.njit(cache=True)
 def _water_row_shared_scale(green, red, nir, swir16, swir22, kg, kr, kn, k1, k2, factor, nodata, mndwi_threshold,
-                            ndvi_max, awei_threshold, out):
+                            ndvi_max, awei_threshold, snow_ndsi, snow_nir, snow_green, out):
     """One row of ``classify_water_bands`` when every band is ``factor * (DN + k)`` with integer k and DNs of at most
     16 bits (Sentinel-2): the rule in DN units, in float32, where every term is an exact integer (a DN + k below
     2**17; 4 AWEI_nsh / factor = 16 (G - S1) - N - 11 S2 below 2**22), so float32 loses nothing but the
-    rounding of the MNDWI and NDVI threshold products. AWEI: an integer m > c exactly when m > floor(c)."""
+    rounding of the MNDWI, NDVI and NDSI threshold products. AWEI and the snow test's reflectances: an integer m > c
+    exactly when m > floor(c)."""
     zg, zr, zn, z1, z2 = np.float32(kg), np.float32(kr), np.float32(kn), np.float32(k1), np.float32(k2)
     tm, tv = np.float32(mndwi_threshold), np.float32(ndvi_max)
     ta = np.float32(np.floor(4.0 * awei_threshold / factor))
+    ts = np.float32(snow_ndsi)  # NaN: no snow test
+    tn, tg = np.float32(np.floor(snow_nir / factor)), np.float32(np.floor(snow_green / factor))
     zero = np.float32(0.0)
     for x in range(out.shape[0]):
         dg = green[x]
@@ -219,4 +227,5 @@ def _water_row_shared_scale(green, red, nir, swir16, swir22, kg, kr, kn, k1, k2,
         den = g + s1
         water = ((g - s1 > tm * den) & ~(n - r > tv * (n + r))
                  & (np.float32(16.0) * (g - s1) - n - np.float32(11.0) * s2 > ta))
-        out[x] = NODATA_U8 if missing | ~(den > zero) else np.uint8(water)
+        snow = (g - s1 > ts * den) & (n > tn) & (g > tg)
+        out[x] = NODATA_U8 if missing | ~(den > zero) | snow else np.uint8(water)

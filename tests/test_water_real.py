@@ -150,7 +150,8 @@ def test_the_kernel_reproduces_the_chosen_rule_on_the_real_pixels(wofs):
     # green, red, nir, swir16, swir22 as int16 DNs (reflectance x 10000), one date; -999 is WOfS's nodata
     dns = [columns[b].astype(np.int16).reshape(1, 1, -1) for b in ("green", "red", "nir", "swir1", "swir2")]
     out = np.empty(dns[0].shape, np.uint8)
-    kernels.classify_water_bands(*dns, np.full((5, 1), 1e-4), np.zeros((5, 1)), -999, 0.0, 0.0, -0.1, out)
+    kernels.classify_water_bands(*dns, np.full((5, 1), 1e-4), np.zeros((5, 1)), -999, 0.0, 0.0, -0.1, np.nan, 0.11, 0.1,
+                                 out)
     rho = {b: np.maximum(columns[b], 0.0) / 10000.0 for b in BANDS}
     np.testing.assert_array_equal(out[0, 0], chosen_rule(rho).astype(np.uint8))
     assert 100 * float(np.mean((out[0, 0] == 1) == truth)) >= 95.0
@@ -204,3 +205,37 @@ def test_demo_run_with_the_chosen_rule(demo_catalog, demo_truth, tmp_path, monke
         seasonal = tables.value(product.table, "seasonal_water_area", year)
         assert permanent == pytest.approx(expected["permanent_km2"], rel=0.02), (year, permanent, expected)
         assert seasonal == pytest.approx(expected["seasonal_km2"], rel=0.02), (year, seasonal, expected)
+
+
+@pytest.mark.parametrize("masked,snow_test,tested", [(True, "auto", False), (False, "auto", True),
+                                                     (True, "on", True), (False, "off", False)])
+def test_snow_is_tested_where_no_mask_band_says_it(masked, snow_test, tested):
+    """A collection whose profile masks (SCL 11, QA_PIXEL snow) needs no snow test; one without a mask band
+    gets SNOMAP under ``snow_test: auto`` (the kernel's snow cases: tests/kernels/test_water.py)."""
+    import dataclasses
+
+    import xarray as xr
+    from odc.geo.geobox import GeoBox
+
+    from catalog.load import Cube
+    from catalog.profiles import get_profile
+    from pipeline.indicators import Context, get_indicator
+
+    recipe = awei_recipe()
+    recipe = dataclasses.replace(recipe, parameters=dataclasses.replace(recipe.parameters, snow_test=snow_test))
+    profile = get_profile("sentinel-2-l2a")
+    profile = profile if masked else dataclasses.replace(profile, mask=None)
+    bands = {b: xr.DataArray(np.zeros((1, 2, 2), np.uint16), dims=("time", "y", "x"), attrs={"nodata": 0})
+             for b in ("green", "red", "nir", "swir16", "swir22")}
+    cube = Cube(data=xr.Dataset(bands), items=(), profile=profile)
+    ctx = Context(recipe=recipe, cubes={"optical": cube}, geobox=GeoBox.from_bbox((0, 0, 20, 20), "EPSG:32721",
+                                                                                  resolution=10))
+    rule = get_indicator("6.6.1").plan(ctx).steps[0].params
+    assert (rule.snow_ndsi == 0.4) is tested and (np.isnan(rule.snow_ndsi) is not tested)
+
+
+def test_snow_test_on_needs_the_near_infrared():
+    from pipeline.indicators.sdg6_6_1.parameters import Parameters
+
+    with pytest.raises(ValueError, match="snow_test 'on' needs the near infrared"):
+        Parameters(snow_test="on")

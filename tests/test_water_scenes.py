@@ -179,7 +179,7 @@ def kernel_water(scene: RealScene) -> np.ndarray:
     scale = np.array([[scene.scale[band]] for band in KERNEL_BANDS])
     offset = np.array([[scene.offset[band]] for band in KERNEL_BANDS])
     out = np.empty(dns[0].shape, np.uint8)
-    kernels.classify_water_bands(*dns, scale, offset, 0, 0.0, 0.0, -0.1, out)
+    kernels.classify_water_bands(*dns, scale, offset, 0, 0.0, 0.0, -0.1, np.nan, 0.11, 0.1, out)
     return out[0]
 
 

@@ -78,7 +78,7 @@ def water_part(quick: bool) -> list[dict]:
     g, r, n, s1, s2 = (bands[k] for k in ("green", "red", "nir", "swir16", "swir22"))
 
     def fused():
-        kernels.classify_water_bands(g, r, n, s1, s2, scale, offset, 0, 0.0, 0.0, -0.1, out)
+        kernels.classify_water_bands(g, r, n, s1, s2, scale, offset, 0, 0.0, 0.0, -0.1, np.nan, 0.11, 0.1, out)
 
     def mndwi_only():
         kernels.normalized_difference(g, s1, scale[0], offset[0], scale[3], offset[3], 0, mndwi)

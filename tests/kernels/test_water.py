@@ -155,7 +155,11 @@ def test_property_yearly_matches_numpy(water, min_observations, permanent_fracti
 
 # ------------------------------------------------ classify_water_bands (MNDWI + NDVI guard + AWEI_nsh)
 
-def reference_water_bands(dns, scale, offset, nodata, mndwi_t, ndvi_max, awei_t):
+NO_SNOW = (np.nan, 0.11, 0.10)  # no snow test (a snow-masked input)
+SNOMAP = (0.4, 0.11, 0.10)  # Hall et al. 1995: NDSI, near infrared and green
+
+
+def reference_water_bands(dns, scale, offset, nodata, mndwi_t, ndvi_max, awei_t, snow=NO_SNOW):
     """NumPy reference: dns (5, t, y, x) green, red, nir, swir16, swir22; scale, offset (5, t)."""
     rho = np.maximum(dns.astype(np.float64) * scale[:, :, None, None] + offset[:, :, None, None], 0.0)
     g, r, n, s1, s2 = rho
@@ -165,12 +169,14 @@ def reference_water_bands(dns, scale, offset, nodata, mndwi_t, ndvi_max, awei_t)
     awei = 4 * (g - s1) - (0.25 * n + 2.75 * s2)
     water = (mndwi > mndwi_t) & ~((n + r > 0) & (ndvi > ndvi_max)) & (awei > awei_t)
     missing = (dns == nodata).any(axis=0) | ~(g + s1 > 0)
+    if not np.isnan(snow[0]):
+        missing |= (mndwi > snow[0]) & (n > snow[1]) & (g > snow[2])
     return np.where(missing, 255, water).astype(np.uint8)
 
 
-def water_bands(dns, scale, offset, nodata=0, mndwi_t=0.0, ndvi_max=0.0, awei_t=-0.1):
+def water_bands(dns, scale, offset, nodata=0, mndwi_t=0.0, ndvi_max=0.0, awei_t=-0.1, snow=NO_SNOW):
     out = np.full(dns.shape[1:], 77, np.uint8)
-    kernels.classify_water_bands(*dns, scale, offset, nodata, mndwi_t, ndvi_max, awei_t, out)
+    kernels.classify_water_bands(*dns, scale, offset, nodata, mndwi_t, ndvi_max, awei_t, *snow, out)
     return out
 
 
@@ -235,6 +241,28 @@ def test_water_bands_landsat_scale_and_wide_dns_take_the_float64_route(dtype):
     np.testing.assert_array_equal(water_bands(dns, *s2), reference_water_bands(dns, *s2, 0, 0.0, 0.0, -0.1))
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_snow_without_a_mask_is_no_observation_not_water(dtype):
+    """Snow is bright in green and near infrared and dark in SWIR: MNDWI and AWEI_nsh call it water, and the
+    NDVI guard lets it through; the SNOMAP test makes it no observation (both routes: uint16 and int32 DNs)."""
+    scale, offset = np.full((5, 1), 1e-4), np.zeros((5, 1))
+    #          fresh snow, old snow, clear water, turbid water, bright sand
+    green = [8500, 4500, 500, 1200, 3000]
+    red = [8300, 4300, 300, 1100, 3500]
+    nir = [7800, 3900, 150, 1000, 4000]
+    swir16 = [900, 600, 40, 300, 4500]
+    swir22 = [500, 400, 20, 150, 4000]
+    dns = np.array([green, red, nir, swir16, swir22], dtype)[:, None, None, :]
+    assert list(water_bands(dns, scale, offset)[0, 0]) == [1, 1, 1, 1, 0]  # what happens without the test
+    assert list(water_bands(dns, scale, offset, snow=SNOMAP)[0, 0]) == [255, 255, 1, 1, 0]
+    rng = np.random.default_rng(12)
+    many = random_dns(rng, (3, 9, 11), dtype)
+    many[:, 0, :4] = np.array([8500, 8300, 7800, 900, 500], dtype)[:, None, None]  # some snow among them
+    s2 = s2_scales(3)
+    np.testing.assert_array_equal(water_bands(many, *s2, snow=SNOMAP),
+                                  reference_water_bands(many, *s2, 0, 0.0, 0.0, -0.1, snow=SNOMAP))
+
+
 def test_water_bands_all_masked_and_one_pixel():
     scale, offset = s2_scales(2)
     assert (water_bands(np.zeros((5, 2, 3, 4), np.uint16), scale, offset) == 255).all()
@@ -261,9 +289,9 @@ def test_water_bands_strided_views_and_shape_errors():
     np.testing.assert_array_equal(water_bands(view, scale, offset),
                                   reference_water_bands(view, scale, offset, 0, 0.0, 0.0, -0.1))
     with pytest.raises(ValueError, match="same"):
-        kernels.classify_water_bands(*big, scale, offset, 0, 0.0, 0.0, -0.1, np.empty((2, 8, 11), np.uint8))
+        kernels.classify_water_bands(*big, scale, offset, 0, 0.0, 0.0, -0.1, *NO_SNOW, np.empty((2, 8, 11), np.uint8))
     with pytest.raises(ValueError, match=r"\(5, t\)"):
-        kernels.classify_water_bands(*big, scale[:, :1], offset[:, :1], 0, 0.0, 0.0, -0.1,
+        kernels.classify_water_bands(*big, scale[:, :1], offset[:, :1], 0, 0.0, 0.0, -0.1, *NO_SNOW,
                                      np.empty((2, 8, 12), np.uint8))
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 INDEX_BANDS = {"mndwi": ("green", "swir16"), "ndwi": ("green", "nir")}
 # water_rule "mndwi_awei": the bands of MNDWI, the NDVI guard and AWEI_nsh, in the kernel's order.
 MNDWI_AWEI_BANDS = ("green", "red", "nir", "swir16", "swir22")
+SNOMAP = (0.4, 0.11, 0.10)  # snow: NDSI, near-infrared and green reflectance above these (Hall et al. 1995)
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,12 @@ class Parameters:
     each sensor (layers ``observations_<sensor>``: tm, etm, oli, msi, from the input's
     ``sensor`` coordinate, else its ``platform``); None (default) = when the input's ``sensor``
     axis holds more than one (several collections, or Landsat 5/7/8/9), false = never.
+
+    ``snow_test`` (water_rule "mndwi_awei"): snow reads as water to every index here (bright green,
+    dark SWIR); it is no observation, as JRC Global Surface Water treats it. Collections with a mask
+    band mask it there (SCL 11, QA_PIXEL bit 5); ``auto`` (default) adds the SNOMAP test (NDSI >
+    0.4, near infrared > 0.11, green > 0.10; Hall et al. 1995) where the input has no mask band
+    (local files, unmasked profiles), ``on`` always, ``off`` never.
     """
 
     water_rule: Literal["mndwi", "mndwi_awei"] = "mndwi"
@@ -34,6 +41,7 @@ class Parameters:
     min_observations: int = 3
     permanent_fraction: float = 1.0
     observation_counts: bool | None = None
+    snow_test: Literal["auto", "on", "off"] = "auto"
 
     def __post_init__(self) -> None:
         if not -1 <= self.water_threshold <= 1:
@@ -44,6 +52,8 @@ class Parameters:
             raise ValueError(f"awei_threshold must be finite; got {self.awei_threshold}")
         if self.water_rule == "mndwi_awei" and self.index != "mndwi":
             raise ValueError(f"water_rule 'mndwi_awei' uses MNDWI; index must be 'mndwi', got {self.index!r}")
+        if self.snow_test == "on" and self.water_rule != "mndwi_awei":
+            raise ValueError("snow_test 'on' needs the near infrared: set water_rule: mndwi_awei")
         if self.min_observations < 1:
             raise ValueError(f"min_observations must be >= 1; got {self.min_observations}")
         if not 0 < self.permanent_fraction <= 1:

@@ -10,7 +10,7 @@ import xarray as xr
 import kernels
 from pipeline.engine import Areas, Layer, Period, Step
 from pipeline.indicators import Context, Legend, Plan
-from pipeline.indicators.sdg6_6_1.parameters import Parameters, rule_bands
+from pipeline.indicators.sdg6_6_1.parameters import SNOMAP, Parameters, rule_bands
 from pipeline.indicators.sdg6_6_1.science import WaterRule, water_block
 from pipeline.indicators.sdg6_6_1.table import headline, table
 
@@ -34,7 +34,11 @@ def plan(ctx: Context) -> Plan:
     cube = ctx.cubes["optical"].data
     nodata = int(cube[rule_bands(params)[0]].attrs.get("nodata", 0))
     counted = observation_groups(params, cube)
-    return Plan(steps=(water_step(params, recipe.periods.all_years(), nodata, counted),),
+    loaded = ctx.cubes["optical"]
+    unmasked = any(p.mask is None for p in (loaded.profiles or (loaded.profile,)))
+    snow = params.water_rule == "mndwi_awei" and (params.snow_test == "on" or (params.snow_test == "auto"
+                                                                                and unmasked))
+    return Plan(steps=(water_step(params, recipe.periods.all_years(), nodata, counted, snow),),
                 table=lambda stats: table(stats, recipe.periods), headline=headline,
                 legend=Legend(layer="water_class", classes={k: (CLASSES[k], COLOURS[k]) for k in CLASSES}),
                 series=("permanent_water_area", "seasonal_water_area"), map_series="permanent_water_pct")
@@ -56,7 +60,7 @@ def count_layer(group: str) -> str:
 
 
 def water_step(params: Parameters, years: list[int], nodata: int,
-               counted: tuple[str | None, tuple[str, ...]] = (None, ())) -> Step:
+               counted: tuple[str | None, tuple[str, ...]] = (None, ()), snow_test: bool = False) -> Step:
     """Per (year, block): the year's water class from all its scenes (DN ``nodata`` skipped), its areas,
     and with ``counted`` (a time coordinate and its values) each value's clear observations per pixel."""
     bands = rule_bands(params)
@@ -64,7 +68,8 @@ def water_step(params: Parameters, years: list[int], nodata: int,
     rule = WaterRule(bands=bands, nodata=nodata, threshold=params.water_threshold,
                      min_observations=params.min_observations, permanent_fraction=params.permanent_fraction,
                      kind=params.water_rule, ndvi_max=params.ndvi_max, awei_threshold=params.awei_threshold,
-                     count_by=coord, groups=groups, count_layers=tuple(count_layer(g) for g in groups))
+                     count_by=coord, groups=groups, count_layers=tuple(count_layer(g) for g in groups),
+                     **(dict(zip(("snow_ndsi", "snow_nir", "snow_green"), SNOMAP, strict=True)) if snow_test else {}))
     counts = tuple(Layer(name, "uint16", f"clear observations of the year by {coord} {group}",
                          float(np.iinfo(np.uint16).max), units="1",
                          attrs={coord or "group": group, "comment": "clear = valid in every band the water rule "
@@ -74,7 +79,9 @@ def water_step(params: Parameters, years: list[int], nodata: int,
                   kernels.NODATA_U8, classes=CLASSES, colours=COLOURS,
                   attrs={"index": params.index, "water_threshold": params.water_threshold,
                          **({"water_rule": params.water_rule, "ndvi_max": params.ndvi_max,
-                             "awei_threshold": params.awei_threshold} if params.water_rule == "mndwi_awei" else {}),
+                             "awei_threshold": params.awei_threshold,
+                             "snow": "SNOMAP test (NDSI > 0.4, NIR > 0.11, green > 0.10) is no observation" if snow_test
+                             else "masked by the collection's mask band"} if params.water_rule == "mndwi_awei" else {}),
                          "comment": "255 = outside the AOI"})
     return Step(name="water", inputs={"optical": bands}, block=water_block, layers=(layer, *counts),
                 reductions=(Areas("areas", "water_class"),), periods=tuple(Period.year(y) for y in years),

@@ -7,6 +7,7 @@ Two water rules: "mndwi" (one normalized difference index above a threshold) and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,9 @@ class WaterRule:
     kind: str = "mndwi"  # Parameters.water_rule; "mndwi_awei" reads the five bands of MNDWI_AWEI_BANDS
     ndvi_max: float = 0.0
     awei_threshold: float = -0.1
+    snow_ndsi: float = math.nan  # the SNOMAP snow test's thresholds (NaN: none; the input masks snow itself)
+    snow_nir: float = 0.11
+    snow_green: float = 0.10
     count_by: str | None = None  # a time coordinate ("sensor") whose values' clear observations are counted
     groups: tuple[str, ...] = ()  # its values, one count layer each
     count_layers: tuple[str, ...] = ()  # their layer names
@@ -131,7 +135,8 @@ def yearly_classes_bands(band_blocks: list[list[np.ndarray]], *, scale: np.ndarr
             g, r, n, s1, s2 = (np.ascontiguousarray(blk[:, r0:r1]) for blk in dates)
             kernels.classify_water_bands(g, r, n, s1, s2, np.ascontiguousarray(scale[:, t:t + k]),
                                          np.ascontiguousarray(offset[:, t:t + k]), rule.nodata,
-                                         rule.threshold, rule.ndvi_max, rule.awei_threshold, water[t:t + k])
+                                         rule.threshold, rule.ndvi_max, rule.awei_threshold, rule.snow_ndsi,
+                                         rule.snow_nir, rule.snow_green, water[t:t + k])
             t += k
         kernels.yearly_water_class(water, rule.min_observations, rule.permanent_fraction, out[r0:r1])
         _count(water, groups, counts, slice(r0, r1))
