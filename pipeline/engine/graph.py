@@ -35,7 +35,7 @@ from pipeline.engine.spec import (
     zone_layer_spec,
     zone_names,
 )
-from pipeline.engine.tasks import RadixPass, labelled, merge_partials, partial_of, run_block, shared
+from pipeline.engine.tasks import RadixPass, Window, labelled, merge_partials, partial_of, run_block, shared
 
 
 def build(steps: Sequence[Step], setting: Setting, layer_wrapper: Callable[..., xr.DataArray]) -> Built:
@@ -87,7 +87,10 @@ def compute(write: Any, stats: Mapping[str, Any], *, progress: bool) -> dict[str
     last_task_count = task_count(write, stats)
     with (warnings.catch_warnings(), ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext(),
           _own_pool(write) as pool):
-        _, out = dask.compute(write, dict(stats), **({"pool": pool} if pool is not None else {}))
+        # optimize_graph=False: optimised apart (array and delayed collections are), the layers' graph gets
+        # renamed copies of the block tasks that the statistics read under their own keys: every block ran twice
+        _, out = dask.compute(write, dict(stats), optimize_graph=False,
+                              **({"pool": pool} if pool is not None else {}))
     return out
 
 
@@ -204,14 +207,13 @@ class _StepGraph:
         arrays = {band: (sub[band].data if idx.size else None) for band in self.step.inputs[name]}
         return arrays, coords
 
-    def _window(self, arr: da.Array | None, i: int, j: int, grown: tuple[slice, slice]) -> list[Any]:
+    def _window(self, arr: da.Array | None, i: int, j: int, grown: tuple[slice, slice]) -> Window | list[Any]:
         if arr is None:
             return []
         if self.step.halo == 0:
-            return list(arr.to_delayed(optimize_graph=False)[:, i, j])
+            return Window(arr.blocks[:, i, j])
         window = arr[:, grown[0], grown[1]]
-        window = window.rechunk((window.chunks[0], (window.shape[1],), (window.shape[2],)))
-        return list(window.to_delayed(optimize_graph=False)[:, 0, 0])
+        return Window(window.rechunk((window.chunks[0], (window.shape[1],), (window.shape[2],))))
 
     # -- outputs
 

@@ -56,9 +56,31 @@ class RadixPass:
         return f"RadixPass({self.quantiles!r}, {self.shift}, {self.bits}, {tokenize(self.prefixes)})"
 
 
+class Window:
+    """The lazy dates of one block of an input band, read inside the block's task (``read``).
+
+    Not a dask collection to the graph (a plain holder): the reads are no tasks of their own.
+    As tasks, dask ordered every block's reads before the blocks (they share odc-stac's grid and
+    config keys), so memory grew with the AOI; inside the task a block reads its dates, computes
+    and frees them, and a block saved by a killed run reads nothing.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any):
+        self.array = array
+
+    def read(self) -> list[np.ndarray]:
+        """One array per date chunk, in time order (never concatenated)."""
+        chunks = list(self.array.to_delayed(optimize_graph=False).reshape(self.array.numblocks[0]))
+        return list(dask.compute(*chunks, scheduler="sync")) if chunks else []
+
+
 def run_block(fn: BlockFunction, data, coords, box: GeoBox, inner, aoi, zones: Zones | None, period,
                broadcast, params, *, layers: tuple[Layer, ...], reductions: tuple[Any, ...],
                n_labels: int) -> dict[str, Any]:
+    data = {name: {band: value.read() if isinstance(value, Window) else value for band, value in bands.items()}
+            for name, bands in data.items()}
     inside = inside_mask(box, aoi)
     area = area_of(box)
     inner_inside = inside[inner]
