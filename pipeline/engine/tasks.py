@@ -72,7 +72,7 @@ class Window:
 
     def read(self) -> list[np.ndarray]:
         """One array per date chunk, in time order (never concatenated)."""
-        chunks = list(self.array.to_delayed(optimize_graph=False).reshape(self.array.numblocks[0]))
+        chunks = list(self.array.to_delayed(optimize_graph=True).reshape(self.array.numblocks[0]))  # culled: this block
         return list(dask.compute(*chunks, scheduler="sync")) if chunks else []
 
 
