@@ -10,7 +10,7 @@ ARGS ?=
 RUN ?=
 DEST ?= outputs/published
 
-.PHONY: install test lint bench indicator indicators demo-catalog samples stac-server notebooks publish clean help
+.PHONY: install test lint bench bench-tile indicator indicators demo-catalog samples stac-server notebooks publish clean help
 
 help:
 	@echo "make install                 venv + everything the project needs"
@@ -21,6 +21,7 @@ help:
 	@echo "make publish SDG=15.1.1 [RUN=<run-id>] DEST=dir|s3://bucket/prefix   publish a product (default: the latest run) as a verified, never-overwritten version"
 	@echo "make demo-catalog            (re)build the embedded demo catalog in catalog/demo/data"
 	@echo "make bench                   kernel benchmarks vs memory bandwidth and peers -> outputs/bench/"
+	@echo "make bench-tile [ARGS=...]   one full Sentinel-2 tile x 70 dates through 6.6.1 (decode, bare, workers) -> outputs/bench-tile/"
 	@echo "make stac-server             serve the demo (or CATALOG=PATH) as a local STAC API (pgstac) on STAC_PORT=8080"
 	@echo "make samples                 real Debian-packaged scenes as a STAC catalog in catalog/samples/data"
 	@echo "make notebooks               JupyterLab on notebooks/ (explore a product, run a recipe from Python)"
@@ -44,6 +45,9 @@ lint:
 
 bench:
 	$(PY) -m tests.benchmarks.bench --out outputs/bench
+
+bench-tile:
+	$(PY) -m tests.benchmarks.tile --out outputs/bench-tile $(ARGS)
 
 publish:
 	@run="$(RUN)"; [ -n "$$run" ] || run=$$(ls outputs/$(SDG) 2>/dev/null | grep -v '^\.' | sort | tail -1); \
