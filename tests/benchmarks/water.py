@@ -20,19 +20,10 @@ import numpy as np
 
 import kernels
 from kernels.water import NODATA_U8
+from tests.benchmarks.bench import median_time
 
 NOTE = ("Target (issue 15): the multi-index rule at >= 0.8 of the MNDWI rule's throughput. Median of 9 runs after "
         "a warm-up, the kernels' runs interleaved; Mpx/s = output pixels (dates x rows x columns) per second.")
-
-
-def _time(fn, repeat: int) -> float:
-    fn()
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
 
 
 def synthetic_bands(shape: tuple[int, int, int], seed: int = 9) -> dict[str, np.ndarray]:
@@ -107,7 +98,7 @@ def water_part(quick: bool) -> list[dict]:
         seconds = statistics.median(runs[case])
         rows.append({"case": case, "seconds": seconds, "mpx_per_s": pixels / seconds / 1e6, "bytes_per_px": moved,
                      "gb_per_s": moved * pixels / seconds / 1e9})
-    seconds = _time(lambda: numpy_rule(bands), max(1, repeat // 2))
+    seconds = median_time(lambda: numpy_rule(bands), max(1, repeat // 2))
     rows.append({"case": "mndwi_awei, NumPy expression (int64)", "seconds": seconds,
                  "mpx_per_s": pixels / seconds / 1e6})
     base = rows[2]["mpx_per_s"]
