@@ -119,6 +119,19 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     reliability.clear_http_cache()  # GDAL remembers failed URLs: a recovered server must get a new try
     catalog = catalog or default_catalog()
     indicator = get_indicator(recipe.sdg)
+    for stale in staging.sweep(Path(out)):
+        print(f"removed {stale}: the staging directory of a run that no longer runs", file=sys.stderr)
+    identity = staging.identity(recipe.text, catalog)
+    adopted = staging.adopt(Path(out) / recipe.sdg, identity) if resume != "off" else None
+    if adopted is None and resume == "require":
+        raise ResumeError(f"no killed run of this recipe and catalog to resume under {Path(out) / recipe.sdg}",
+                          hint="run without --resume to start afresh")
+    if adopted is not None:
+        run_id, started = adopted[1]["run_id"], datetime.fromisoformat(adopted[1]["started"])
+        print(f"resuming run {run_id}: {adopted[2]} finished blocks of the killed run are reused", file=sys.stderr)
+    for kept in staging.waiting(Path(out)):
+        print(f"kept {kept}: a killed run's finished blocks; the same command resumes it (or remove it)",
+              file=sys.stderr)
     aoi = recipe.aoi.shape()  # one piece, longitudes beyond 180 if it crosses the antimeridian
     recipe, crs_choice = _resolve_crs(recipe, aoi)
     if progress:
@@ -156,19 +169,6 @@ def _run(recipe: Recipe, *, catalog: str | None, out: Path, progress: bool, run_
     if progress:
         print(size.describe(), file=sys.stderr)
     guard.check_memory(size, recipe.grid.max_memory_gib)
-    for stale in staging.sweep(Path(out)):
-        print(f"removed {stale}: the staging directory of a run that no longer runs", file=sys.stderr)
-    identity = staging.identity(recipe.text, catalog)
-    adopted = staging.adopt(Path(out) / recipe.sdg, identity) if resume != "off" else None
-    if adopted is None and resume == "require":
-        raise ResumeError(f"no killed run of this recipe and catalog to resume under {Path(out) / recipe.sdg}",
-                          hint="run without --resume to start afresh")
-    if adopted is not None:
-        run_id, started = adopted[1]["run_id"], datetime.fromisoformat(adopted[1]["started"])
-        print(f"resuming run {run_id}: {adopted[2]} finished blocks of the killed run are reused", file=sys.stderr)
-    for kept in staging.waiting(Path(out)):
-        print(f"kept {kept}: a killed run's finished blocks; the same command resumes it (or remove it)",
-              file=sys.stderr)
     run_id = run_id or new_run_id(started, recipe)
     final = Path(out) / recipe.sdg / run_id
     with product.atomic_directory(final, adopted[0] if adopted else None) as partial, \

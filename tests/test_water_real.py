@@ -207,11 +207,11 @@ def test_demo_run_with_the_chosen_rule(demo_catalog, demo_truth, tmp_path, monke
         assert seasonal == pytest.approx(expected["seasonal_km2"], rel=0.02), (year, seasonal, expected)
 
 
-@pytest.mark.parametrize("masked,snow_test,tested", [(True, "auto", False), (False, "auto", True),
-                                                     (True, "on", True), (False, "off", False)])
+@pytest.mark.parametrize("masked,snow_test,tested", [(True, None, False), (False, None, True),
+                                                     (True, True, True), (False, False, False)])
 def test_snow_is_tested_where_no_mask_band_says_it(masked, snow_test, tested):
     """A collection whose profile masks (SCL 11, QA_PIXEL snow) needs no snow test; one without a mask band
-    gets SNOMAP under ``snow_test: auto`` (the kernel's snow cases: tests/kernels/test_water.py)."""
+    gets SNOMAP by default (the kernel's snow cases: tests/kernels/test_water.py)."""
     import dataclasses
 
     import xarray as xr
@@ -237,5 +237,5 @@ def test_snow_is_tested_where_no_mask_band_says_it(masked, snow_test, tested):
 def test_snow_test_on_needs_the_near_infrared():
     from pipeline.indicators.sdg6_6_1.parameters import Parameters
 
-    with pytest.raises(ValueError, match="snow_test 'on' needs the near infrared"):
-        Parameters(snow_test="on")
+    with pytest.raises(ValueError, match="snow_test: true needs the near infrared"):
+        Parameters(snow_test=True)

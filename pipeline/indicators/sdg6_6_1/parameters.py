@@ -28,9 +28,10 @@ class Parameters:
 
     ``snow_test`` (water_rule "mndwi_awei"): snow reads as water to every index here (bright green,
     dark SWIR); it is no observation, as JRC Global Surface Water treats it. Collections with a mask
-    band mask it there (SCL 11, QA_PIXEL bit 5); ``auto`` (default) adds the SNOMAP test (NDSI >
-    0.4, near infrared > 0.11, green > 0.10; Hall et al. 1995) where the input has no mask band
-    (local files, unmasked profiles), ``on`` always, ``off`` never.
+    band mask it there (SCL 11, QA_PIXEL bit 5); by default (None) the SNOMAP test (NDSI > 0.4,
+    near infrared > 0.11, green > 0.10; Hall et al. 1995) is added where the input has no mask band
+    (local files, unmasked profiles); true: always, false: never (booleans: YAML reads a bare on/off
+    as them).
     """
 
     water_rule: Literal["mndwi", "mndwi_awei"] = "mndwi"
@@ -41,7 +42,7 @@ class Parameters:
     min_observations: int = 3
     permanent_fraction: float = 1.0
     observation_counts: bool | None = None
-    snow_test: Literal["auto", "on", "off"] = "auto"
+    snow_test: bool | None = None
 
     def __post_init__(self) -> None:
         if not -1 <= self.water_threshold <= 1:
@@ -52,8 +53,8 @@ class Parameters:
             raise ValueError(f"awei_threshold must be finite; got {self.awei_threshold}")
         if self.water_rule == "mndwi_awei" and self.index != "mndwi":
             raise ValueError(f"water_rule 'mndwi_awei' uses MNDWI; index must be 'mndwi', got {self.index!r}")
-        if self.snow_test == "on" and self.water_rule != "mndwi_awei":
-            raise ValueError("snow_test 'on' needs the near infrared: set water_rule: mndwi_awei")
+        if self.snow_test and self.water_rule != "mndwi_awei":
+            raise ValueError("snow_test: true needs the near infrared: set water_rule: mndwi_awei")
         if self.min_observations < 1:
             raise ValueError(f"min_observations must be >= 1; got {self.min_observations}")
         if not 0 < self.permanent_fraction <= 1:

@@ -36,8 +36,7 @@ def plan(ctx: Context) -> Plan:
     counted = observation_groups(params, cube)
     loaded = ctx.cubes["optical"]
     unmasked = any(p.mask is None for p in (loaded.profiles or (loaded.profile,)))
-    snow = params.water_rule == "mndwi_awei" and (params.snow_test == "on" or (params.snow_test == "auto"
-                                                                                and unmasked))
+    snow = params.water_rule == "mndwi_awei" and (unmasked if params.snow_test is None else params.snow_test)
     return Plan(steps=(water_step(params, recipe.periods.all_years(), nodata, counted, snow),),
                 table=lambda stats: table(stats, recipe.periods), headline=headline,
                 legend=Legend(layer="water_class", classes={k: (CLASSES[k], COLOURS[k]) for k in CLASSES}),
