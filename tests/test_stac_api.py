@@ -76,7 +76,7 @@ def client_ids(client, **kw) -> list[str]:
 
 
 def test_api_serves_the_demo_collections(client):
-    assert {c.id for c in client.get_collections()} == {S2, LC, *LD_COLLECTIONS, *URBAN_COLLECTIONS}
+    assert {c.id for c in client.get_collections()} == {S2, LC, *LD_COLLECTIONS, *URBAN_COLLECTIONS, "landsat-c2-l2"}
     for conformance in ("ITEM_SEARCH", "FILTER"):
         assert client.conforms_to(conformance)
 
