@@ -298,6 +298,26 @@ def _footprint_section(fp: Footprint | None) -> str:
             "energy and CO2e are estimates by the stated method.</p>" + _html_table(["quantity", "value"], rows))
 
 
+def _sensors_html(name: str, record: Mapping[str, Any]) -> str:
+    """Items per collection and, when harmonised, each sensor's fit and its source (as provenance holds them)."""
+    html = []
+    collections = record.get("collections") or {}
+    if collections:
+        html.append(f"<p>{escape(name)}: " + ", ".join(f"{escape(str(c))} ({n} items)" for c, n in collections.items())
+                    + "</p>")
+    harmonised = record.get("harmonisation") or {}
+    rows = []
+    for sensor, spec in (harmonised.get("sensors") or {}).items():
+        for platform, bands in (spec.get("coefficients") or {}).items():
+            fits = "; ".join(f"{b} {f.get('slope')} / {f.get('intercept')}" for b, f in bands.items())
+            rows.append([str(sensor), str(platform), fits, str(spec.get("source", ""))[:160]])
+    if rows:
+        html.append(f"<p>{escape(name)} harmonised to {escape(str(harmonised.get('target', '')).upper())}: "
+                    f"{escape(str(harmonised.get('formula', '')))}</p>")
+        html.append(_html_table(["sensor", "platform", "band slope / intercept", "source"], rows))
+    return "".join(html)
+
+
 def _provenance_section(prov: Mapping[str, Any], item: Mapping[str, Any]) -> str:
     html = ["<h2>Provenance</h2>"]
     inputs = prov.get("inputs", {}) or {}
@@ -313,6 +333,8 @@ def _provenance_section(prov: Mapping[str, Any], item: Mapping[str, Any]) -> str
                       "</span></li>" for i in record.get("items", []))
         html.append(f"<details><summary>{escape(name)}: {len(record.get('items', []))} input items</summary>"
                     f"<ul>{ids}</ul></details>")
+    for name, record in inputs.items():
+        html.append(_sensors_html(name, record))
     recipe = prov.get("recipe", {}) or {}
     html.append(_html_table(None, [
         ["recipe", str(recipe.get("path", ""))],

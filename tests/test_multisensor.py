@@ -356,6 +356,9 @@ def test_provenance_records_both_collections_and_the_harmonisation_with_its_sour
     assert "Roy" in harmonisation["sensors"]["etm"]["source"]
     assert harmonisation["sensors"]["msi"]["coefficients"]["sentinel-2b"]["green"] == {"slope": 1.0075,
                                                                                        "intercept": -0.0008}
+    report = (product.path / "report.html").read_text()  # the reader of the report sees them too
+    assert "harmonised to OLI" in report and "sentinel-2b</td><td>green 1.0075 / -0.0008" in report
+    assert f"landsat-c2-l2 ({prov['collections']['landsat-c2-l2']} items)" in report
 
 
 def test_the_sentinel2_recipe_gets_no_count_layers_unless_asked():
