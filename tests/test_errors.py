@@ -74,7 +74,8 @@ def test_ctrl_c_while_starting_is_a_clean_exit(demo_catalog, tmp_path):
 
     child = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(ROOT / "recipes" / "15.1.1.yaml"),
                               "--catalog", demo_catalog, "--out", str(tmp_path / "out")], stderr=subprocess.PIPE,
-                             text=True, cwd=ROOT)
+                             text=True, cwd=ROOT,  # as from a terminal: a background job (cmd &) ignores SIGINT
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(0.3)  # well inside the imports (about 2 s here)
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)
