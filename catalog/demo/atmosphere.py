@@ -48,19 +48,26 @@ def cloud_year(design: Design, year: int) -> dict[tuple[int, int, int], np.ndarr
     return out
 
 
+def cloud_masks(rng: np.random.Generator, shape: tuple[int, int], fraction: float, sigma_px: float = CLOUD_SIGMA_PX,
+                shadow_shift_px: tuple[int, int] = SHADOW_SHIFT_PX) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(shadow outside cloud, cloud with its rim, cloud core) of a smooth cloud field covering ``fraction``; the
+    shadow is the cloud moved ``shadow_shift_px`` (rows south, cols east)."""
+    field = smooth_field(rng, shape, sigma_px)
+    rim, core = np.quantile(field, [1 - fraction, 1 - 0.6 * fraction])
+    cloud = field > rim
+    (dr, dc), shadow = shadow_shift_px, np.zeros_like(cloud)
+    shadow[dr:, dc:] = cloud[:-dr, :-dc]
+    return shadow & ~cloud, cloud, field > core
+
+
 def _draw_atmosphere(rng: np.random.Generator, shape: tuple[int, int], fraction: float, cirrus: bool) -> np.ndarray:
     """Clouds (core 9, rim 8), their shadows (3), some cirrus (10) and saturated pixels (1)."""
     atm = np.zeros(shape, np.uint8)
     if fraction > 0:
-        field = smooth_field(rng, shape, CLOUD_SIGMA_PX)
-        rim, core = np.quantile(field, [1 - fraction, 1 - 0.6 * fraction])
-        cloud = field > rim
-        (dr, dc), shadow = SHADOW_SHIFT_PX, np.zeros_like(cloud)
-        shadow[dr:, dc:] = cloud[:-dr, :-dc]
-        shadow &= ~cloud
+        shadow, cloud, core = cloud_masks(rng, shape, fraction)
         atm[shadow] = SCL_SHADOW
         atm[cloud] = SCL_CLOUD_MEDIUM
-        atm[field > core] = SCL_CLOUD_HIGH
+        atm[core] = SCL_CLOUD_HIGH
     if cirrus and rng.random() < 0.5:
         haze = smooth_field(rng, shape, 2 * CLOUD_SIGMA_PX)
         thin = (haze > np.quantile(haze, 1 - rng.uniform(*CIRRUS_FRACTION))) & (atm == 0)

@@ -28,6 +28,7 @@ import pystac
 from affine import Affine
 from shapely.geometry import box, mapping
 
+from catalog.demo.atmosphere import cloud_masks
 from catalog.demo.cogs import write_cog
 from catalog.demo.landsat_scenes import (
     INSTRUMENTS,
@@ -223,14 +224,10 @@ class LandsatDemo:
         shape = self.grid.shape
         atm = np.full(shape, CLEAR, np.uint8)
         if fraction > 0:
-            field = smooth_field(rng, shape, CLOUD_SIGMA_PX)
-            rim, core = np.quantile(field, [1 - fraction, 1 - 0.6 * fraction])
-            cloud = field > rim
-            (dr, dc), shadow = SHADOW_SHIFT_PX, np.zeros_like(cloud)
-            shadow[dr:, dc:] = cloud[:-dr, :-dc]
-            atm[shadow & ~cloud] = SHADOW
+            shadow, cloud, core = cloud_masks(rng, shape, fraction, CLOUD_SIGMA_PX, SHADOW_SHIFT_PX)
+            atm[shadow] = SHADOW
             atm[cloud] = RIM
-            atm[field > core] = CLOUD
+            atm[core] = CLOUD
         if extras and scene.sensor == "oli" and rng.random() < CIRRUS_CHANCE:
             haze = smooth_field(rng, shape, 2 * CLOUD_SIGMA_PX)
             atm[(haze > np.quantile(haze, 1 - rng.uniform(*CIRRUS_FRACTION))) & (atm == CLEAR)] = CIRRUS
