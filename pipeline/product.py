@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -124,11 +123,7 @@ def compute_and_write(built: Built, directory: Path, *, progress: bool) -> dict[
     checkpoints, so this costs the writes only).
     """
     shutil.rmtree(directory / ZARR, ignore_errors=True)
-    with warnings.catch_warnings():
-        # consolidated metadata is a zarr-python extension to v3; it makes opening fast
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        write = built.layers.to_zarr(directory / ZARR, mode="w-", zarr_format=3, consolidated=True,
-                                     compute=False, encoding=_encoding(built.layers))
+    write = engine.zarr_write(built.layers, directory / ZARR, _encoding(built.layers))
     return engine.compute(write, built.stats, progress=progress)
 
 

@@ -454,3 +454,29 @@ def test_task_keys_change_with_the_rule():
         keys.append({k for k in dict(built.layers.water_class.data.__dask_graph__())
                      if isinstance(k, tuple) and str(k[0]).startswith("water-")})
     assert keys[0] and keys[0] == keys[1] and not keys[0] & keys[2]  # the same input arrays, other tasks
+
+
+CALLS: list[tuple[float, float]] = []  # (x, y) origin of every block the counting block function saw
+
+
+def _counting_block(block):
+    CALLS.append((block.box.affine.c, block.box.affine.f))
+    return {"v": block.stack("values", "v")[0]}
+
+
+def test_a_product_write_runs_every_block_once_and_stores_the_layer(tmp_path):
+    """The Zarr write and the statistics share the block tasks: xarray's delayed store would fuse a
+    renamed copy of them into the write, and every block would run twice."""
+    rng = np.random.default_rng(5)
+    gb, ds, v, _ = values_setting((1, 20, 24), rng)
+    step = Step(name="counted", inputs={"values": ("v",)}, block=_counting_block,
+                layers=(Layer("v", "float32", "v", float("nan")),), reductions=(ValueSums("sums", "v"),))
+    built = build([step], gb, whole_aoi(gb), {"values": ds})
+    CALLS.clear()
+    writes = engine.zarr_write(built.layers, tmp_path / "p.zarr", {"v": {"chunks": (20, 24)}})
+    stats = engine.compute(writes, built.stats, progress=False)
+    assert len(CALLS) == len(set(CALLS)) == 3 * 3  # 50 x 61 px in blocks of 20 x 24
+    stored = xr.open_zarr(tmp_path / "p.zarr", consolidated=True, zarr_format=3)
+    np.testing.assert_array_equal(stored.v.values, v)
+    finite = ~np.isnan(v)
+    np.testing.assert_allclose(stats["sums"].sel(zone="all").values[:2], [finite.sum(), v[finite].sum()], rtol=1e-6)

@@ -85,10 +85,11 @@ def compute(write: Any, stats: Mapping[str, Any], *, progress: bool) -> dict[str
 
     global last_task_count
     last_task_count = task_count(write, stats)
+    lazy = _collections(write, stats)
     with (warnings.catch_warnings(), ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext(),
-          _own_pool(write) as pool):
-        # optimize_graph=False: optimised apart (array and delayed collections are), the layers' graph gets
-        # renamed copies of the block tasks that the statistics read under their own keys: every block ran twice
+          _own_pool(lazy) as pool):
+        # optimize_graph=False: optimised apart (array and delayed collections are), the writes would fuse
+        # renamed copies of the block tasks that the statistics read under their own keys (every block twice)
         _, out = dask.compute(write, dict(stats), optimize_graph=False,
                               **({"pool": pool} if pool is not None else {}))
     return out
@@ -102,12 +103,19 @@ def task_count(write: Any, stats: Mapping[str, Any]) -> int:
     number of blocks, not with their size."""
     from dask.base import collections_to_expr
 
-    lazy = [v for v in (write, *stats.values()) if dask.is_dask_collection(v)]  # Quantiles are known already
+    lazy = _collections(write, stats)
     return len(collections_to_expr(lazy, optimize_graph=False).__dask_graph__()) if lazy else 0
 
 
+def _collections(write: Any, stats: Mapping[str, Any]) -> list[Any]:
+    """The dask collections among the writes (one, or a list: ``zarr_write``) and the statistics
+    (Quantiles are known already)."""
+    writes = list(write) if isinstance(write, list | tuple) else [write]
+    return [v for v in (*writes, *stats.values()) if dask.is_dask_collection(v)]
+
+
 @contextlib.contextmanager
-def _own_pool(collection: Any) -> Iterator[Any]:
+def _own_pool(collections: Sequence[Any]) -> Iterator[Any]:
     """A private thread pool for dask's threaded scheduler, drained before an error leaves.
 
     When a task fails, dask raises at once while the tasks already running go on (a COG
@@ -118,7 +126,7 @@ def _own_pool(collection: Any) -> Iterator[Any]:
     import dask.base
     import dask.threaded
 
-    if dask.base.get_scheduler(collections=[collection]) is not dask.threaded.get:
+    if dask.base.get_scheduler(collections=list(collections) or None) is not dask.threaded.get:
         yield None
         return
     executor = getattr(dask.threaded, "ContextAwareThreadPoolExecutor", ThreadPoolExecutor)
