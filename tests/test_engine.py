@@ -480,3 +480,25 @@ def test_a_product_write_runs_every_block_once_and_stores_the_layer(tmp_path):
     np.testing.assert_array_equal(stored.v.values, v)
     finite = ~np.isnan(v)
     np.testing.assert_allclose(stats["sums"].sel(zone="all").values[:2], [finite.sum(), v[finite].sum()], rtol=1e-6)
+
+
+MASK_READS: list[int] = []
+
+
+def _mask_chunk(t):
+    MASK_READS.append(t)
+    return np.full((1, 4, 5), t % 2 == 0)
+
+
+def test_the_bands_of_a_block_read_their_shared_mask_once():
+    """Two masked bands of a collection hang off one mask chunk per date: one pass reads it once."""
+    dates = 6
+    mask = da.concatenate([da.from_delayed(dask.delayed(_mask_chunk, pure=True)(t), (1, 4, 5), bool)
+                           for t in range(dates)])
+    value = da.from_array(np.arange(dates * 20, dtype=np.uint16).reshape(dates, 4, 5), chunks=(1, 4, 5))
+    green, swir = da.where(mask, 0, value), da.where(mask, 0, value + 1)
+    MASK_READS.clear()
+    got = tasks.read_windows([tasks.Window(green.blocks[:, 0, 0]), tasks.Window(swir.blocks[:, 0, 0])])
+    assert sorted(MASK_READS) == list(range(dates))
+    np.testing.assert_array_equal(np.concatenate(got[1]) - np.concatenate(got[0]),
+                                  np.where(mask.compute(), 0, 1))

@@ -81,3 +81,51 @@ def test_items_of_one_date_must_agree_on_scale_offset(s2):
     same_day[1].assets["green"].extra_fields["raster:bands"][0]["offset"] = -0.2
     with pytest.raises(AssetError, match="share a date but differ in scale/offset"):
         load_cube(same_day, get_profile("sentinel-2-l2a"), ["green"], geobox)
+
+
+def _cog_with_overviews(tmp_path, rng):
+    from affine import Affine
+
+    from catalog.demo.cogs import write_cog
+    from catalog.demo.layout import Grid
+
+    data = rng.integers(1, 10_000, (512, 512), dtype=np.uint16)
+    data[:40, :40] = 0  # nodata: a corner the swath missed
+    data[100:103, 200:260] = 0
+    grid = Grid(crs="EPSG:32721", transform=Affine(10.0, 0, 600_000.0, 0, -10.0, 8_700_000.0), width=512, height=512)
+    path = tmp_path / "green.tif"
+    write_cog(path, data, grid, nodata=0, categorical=False)
+    return path
+
+
+@pytest.mark.parametrize(("x0", "fill"), [(600_000.0, None), (600_000.0, 65535), (600_240.0, None),
+                                          (600_010.0, None), (599_000.0, None)])
+def test_an_aligned_overview_is_read_as_odc_loader_reads_it_without_the_warper(tmp_path, monkeypatch, x0, fill):
+    """10 m pixels onto a 20 m grid: the 2x average overview, pasted, equals odc-loader's warped copy
+    of it pixel for pixel (nodata remapped alike), also partly off the file; off the overview's grid
+    (a 10 m shift) odc-loader reads as before."""
+    import rasterio.warp
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+    from odc.loader import RioReader
+    from odc.loader.types import RasterLoadParams, RasterSource
+
+    import catalog.load as load
+
+    path = _cog_with_overviews(tmp_path, np.random.default_rng(3))
+    gb = GeoBox((100, 120), Affine(20.0, 0, x0, 0, -20.0, 8_700_000.0), "EPSG:32721")
+    src = RasterSource(uri=str(path), band=1)
+    cfg = RasterLoadParams(dtype="uint16", fill_value=fill, resampling="average")
+    roi, want = RioReader(src, None).read(cfg, gb)
+    aligned = x0 != 600_010.0  # 599 000: on the overview's grid, partly off the file (the overlap is pasted)
+    if aligned:  # the fast path must not warp
+        monkeypatch.setattr(rasterio.warp, "reproject", lambda *a, **k: pytest.fail("warped an aligned overview"))
+    assert (load._overview_paste(src, cfg, gb, None) is not None) == aligned
+    got_roi, got = load.SigningRioDriver().open(src, None).read(cfg, gb)
+    assert got_roi == roi
+    np.testing.assert_array_equal(got, want)
+    if fill is not None:
+        assert (got == fill).any() and not (got == 0).any()
+    out = np.full(gb.shape, 7, np.uint16)  # into a caller's array, as odc-loader's dask reader asks
+    got_roi, got = load.SigningRioDriver().open(src, None).read(cfg, gb, dst=out)
+    np.testing.assert_array_equal(out[got_roi], want)

@@ -70,16 +70,30 @@ class Window:
     def __init__(self, array: Any):
         self.array = array
 
+    def chunks(self) -> list[Any]:
+        """One delayed chunk per date, in time order, its graph culled to this block."""
+        return list(self.array.to_delayed(optimize_graph=True).reshape(self.array.numblocks[0]))
+
     def read(self) -> list[np.ndarray]:
         """One array per date chunk, in time order (never concatenated)."""
-        chunks = list(self.array.to_delayed(optimize_graph=True).reshape(self.array.numblocks[0]))  # culled: this block
-        return list(dask.compute(*chunks, scheduler="sync")) if chunks else []
+        return read_windows([self])[0]
+
+
+def read_windows(windows: Sequence[Window]) -> list[list[np.ndarray]]:
+    """The windows' dates, read in one pass: what they share (the mask band every masked band of a
+    collection is masked by) is read once, not once per band."""
+    chunks = [w.chunks() for w in windows]
+    flat = [c for cs in chunks for c in cs]
+    values = iter(dask.compute(*flat, scheduler="sync", optimize_graph=False)) if flat else iter(())
+    return [[next(values) for _ in cs] for cs in chunks]
 
 
 def run_block(fn: BlockFunction, data, coords, box: GeoBox, inner, aoi, zones: Zones | None, period,
                broadcast, params, *, layers: tuple[Layer, ...], reductions: tuple[Any, ...],
                n_labels: int) -> dict[str, Any]:
-    data = {name: {band: value.read() if isinstance(value, Window) else value for band, value in bands.items()}
+    windows = [value for bands in data.values() for value in bands.values() if isinstance(value, Window)]
+    read = iter(read_windows(windows))
+    data = {name: {band: next(read) if isinstance(value, Window) else value for band, value in bands.items()}
             for name, bands in data.items()}
     inside = inside_mask(box, aoi)
     area = area_of(box)
