@@ -57,7 +57,7 @@ class RadixPass:
 
 
 class Window:
-    """The lazy dates of one block of an input band, read inside the block's task (``read``).
+    """The lazy dates of one block of an input band, read inside the block's task (``read_windows``).
 
     Not a dask collection to the graph (a plain holder): the reads are no tasks of their own.
     As tasks, dask ordered every block's reads before the blocks (they share odc-stac's grid and
@@ -73,10 +73,6 @@ class Window:
     def chunks(self) -> list[Any]:
         """One delayed chunk per date, in time order, its graph culled to this block."""
         return list(self.array.to_delayed(optimize_graph=True).reshape(self.array.numblocks[0]))
-
-    def read(self) -> list[np.ndarray]:
-        """One array per date chunk, in time order (never concatenated)."""
-        return read_windows([self])[0]
 
 
 def read_windows(windows: Sequence[Window]) -> list[list[np.ndarray]]:
