@@ -124,7 +124,7 @@ def compute_and_write(built: Built, directory: Path, *, progress: bool) -> dict[
     """
     shutil.rmtree(directory / ZARR, ignore_errors=True)
     write = engine.zarr_write(built.layers, directory / ZARR, _encoding(built.layers))
-    return engine.compute(write, built.stats, progress=progress)
+    return engine.compute(write, built.stats, progress=progress, blocks=built.blocks)
 
 
 def _encoding(ds: xr.Dataset) -> dict:

@@ -6,10 +6,12 @@ and ``area_of`` the whole grid; labelled reductions against NumPy per zone; exac
 quantiles against ``np.percentile`` at several chunkings.
 """
 
+import os
 import warnings
 
 import dask
 import dask.array as da
+import numba
 import numpy as np
 import pytest
 import shapely
@@ -502,3 +504,47 @@ def test_the_bands_of_a_block_read_their_shared_mask_once():
     assert sorted(MASK_READS) == list(range(dates))
     np.testing.assert_array_equal(np.concatenate(got[1]) - np.concatenate(got[0]),
                                   np.where(mask.compute(), 0, 1))
+
+
+THREADS: list[int] = []  # numba's thread count inside every block the recording block function saw
+
+
+def _threads_block(block):
+    THREADS.append(numba.get_num_threads())
+    return {"v": block.stack("values", "v")[0]}
+
+
+@pytest.mark.parametrize(("chunks", "pool"), [((1, 20, 24), 2), ((1, 20, 24), 1), ((1, 50, 61), 2)])
+def test_block_tasks_split_the_cores_between_their_kernels(chunks, pool):
+    """As many block tasks as cores run their kernels on one thread each; a lone block keeps every core."""
+    rng = np.random.default_rng(5)
+    gb, ds, _, _ = values_setting(chunks, rng)
+    step = Step(name="threads", inputs={"values": ("v",)}, block=_threads_block,
+                layers=(Layer("v", "float32", "v", float("nan")),), reductions=(ValueSums("sums", "v"),))
+    built = build([step], gb, whole_aoi(gb), {"values": ds})
+    THREADS.clear()
+    with dask.config.set(num_workers=pool):
+        engine.compute(built.layers.v.data, built.stats, progress=False, blocks=built.blocks)
+    at_once = min(pool, built.blocks)
+    expected = max(1, min(kernels.kernel_threads_limit(), (os.cpu_count() or 1) // at_once))
+    assert built.blocks == len(THREADS) and set(THREADS) == {expected}
+    assert numba.get_num_threads() == kernels.kernel_threads_limit()  # put back after the compute
+
+
+def test_a_time_series_step_does_not_depend_on_the_kernels_threads(monkeypatch):
+    rng = np.random.default_rng(8)
+    t, ny, nx = 14, 37, 29
+    values = (rng.normal(size=(t, ny, nx)) + np.linspace(0, 1, t)[:, None, None]).astype(np.float32)
+    values[rng.random(values.shape) < 0.2] = np.nan
+    times = np.arange(2000, 2000 + t, dtype=np.float64)
+    gb = utm_grid(ny, nx)
+    layers = tuple(Layer(n, "float32", n, float("nan"), units="1") for n in ("slope", "p", "tau"))
+    step = Step(name="trend", inputs={"series": ("v",)}, block=_trend_block, layers=layers, params=times)
+    results = []
+    for share in (1, kernels.kernel_threads_limit()):
+        monkeypatch.setattr(tasks, "kernel_share", share)
+        built = build([step], gb, whole_aoi(gb), {"series": cube("v", values, list(range(2000, 2000 + t)),
+                                                                   (1, 37, 29))})
+        results.append({n: built.layers[n].values for n in ("slope", "p", "tau")})
+    for name in ("slope", "p", "tau"):
+        assert results[0][name].tobytes() == results[1][name].tobytes(), name

@@ -33,9 +33,16 @@ class SdgcubeWorker(WorkerPlugin):
 
     name = "sdgcube"
 
+    def __init__(self, kernel_threads: int = 1):
+        # a worker's threads already fill its share of the cores (Dask's convention): one thread per kernel
+        self.kernel_threads = kernel_threads
+
     def setup(self, worker) -> None:
         from catalog.reliability import protect_logs, watch_read_failures
         from pipeline import memory
+        from pipeline.engine import tasks
+
+        tasks.kernel_share = self.kernel_threads
 
         protect_logs()  # signed hrefs in odc-loader's or rasterio's log records are redacted on the worker too
         watch_read_failures()  # which asset failed: the client asks for them (``worker_read_failures``)
@@ -65,12 +72,14 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
                 raise SdgcubeError(f"cannot reach the Dask scheduler at {address} ({type(exc).__name__})",
                                    hint="check the address (tcp://host:8786) and that the scheduler runs") from None
             where = f"Dask scheduler {address}"
+            share = 1
         else:
             cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                        dashboard_address=None, host="127.0.0.1"))
             client = stack.enter_context(Client(cluster, set_as_default=True))
             where = f"a local cluster of {workers} worker processes"
-        client.register_plugin(SdgcubeWorker())
+            share = max(1, (os.cpu_count() or 1) // (workers or 1))  # fewer workers than cores: kernels use the rest
+        client.register_plugin(SdgcubeWorker(share))
         n = len(client.scheduler_info().get("workers", {}))
         yield f"{where} ({n} worker{'s' if n != 1 else ''})"
 

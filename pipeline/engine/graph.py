@@ -19,6 +19,7 @@ import xarray as xr
 from dask.base import tokenize
 from odc.geo.geobox import GeoBox
 
+from pipeline.engine import tasks as block_tasks
 from pipeline.engine.checkpoints import saved_block
 from pipeline.engine.quantiles import exact_quantiles, quantile_array
 from pipeline.engine.spec import (
@@ -47,12 +48,14 @@ def build(steps: Sequence[Step], setting: Setting, layer_wrapper: Callable[..., 
     known: dict[str, Any] = {}
     layers: dict[str, xr.DataArray] = {}
     stats: dict[str, Any] = {}
+    blocks = 0
     for step in steps:
         missing = [u for u in step.uses if u not in known]
         if missing:
             raise ValueError(f"step {step.name!r} uses {missing}, which no earlier step's Quantiles or Distinct make")
         broadcast = {u: known[u] for u in step.uses}
         graph = _StepGraph(step, setting, broadcast)
+        blocks += graph.n_tasks
         for d in (r for r in step.reductions if isinstance(r, Distinct)):
             known[d.name] = graph.distinct(d)
             stats[d.name] = xr.DataArray(known[d.name], dims=("value",), name=d.name)
@@ -70,11 +73,13 @@ def build(steps: Sequence[Step], setting: Setting, layer_wrapper: Callable[..., 
                 stats[r.name] = graph.reduction(r)
     if setting.zones is not None:
         layers["zone"] = layer_wrapper(_zone_layer(setting), None, setting.geobox, zone_layer_spec(setting.zones))
-    return Built(layers=xr.Dataset(layers), stats=stats)
+    return Built(layers=xr.Dataset(layers), stats=stats, blocks=blocks)
 
 
-def compute(write: Any, stats: Mapping[str, Any], *, progress: bool) -> dict[str, Any]:
+def compute(write: Any, stats: Mapping[str, Any], *, progress: bool, blocks: int | None = None) -> dict[str, Any]:
     """Run the write and the statistics in one pass; returns the computed statistics.
+
+    ``blocks`` (``Built.blocks``): the block tasks, which share the cores with their kernels' threads.
 
     The warning filters are put back as they were afterwards: libraries that wrap calls
     in ``warnings.catch_warnings`` (rasterio's rasterize and reproject do) are not
@@ -87,7 +92,7 @@ def compute(write: Any, stats: Mapping[str, Any], *, progress: bool) -> dict[str
     last_task_count = task_count(write, stats)
     lazy = _collections(write, stats)
     with (warnings.catch_warnings(), ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext(),
-          _own_pool(lazy) as pool):
+          _own_pool(lazy) as pool, _kernel_share(pool, blocks)):
         # optimize_graph=False: optimised apart (array and delayed collections are), the writes would fuse
         # renamed copies of the block tasks that the statistics read under their own keys (every block twice)
         _, out = dask.compute(write, dict(stats), optimize_graph=False,
@@ -130,7 +135,7 @@ def _own_pool(collections: Sequence[Any]) -> Iterator[Any]:
         yield None
         return
     executor = getattr(dask.threaded, "ContextAwareThreadPoolExecutor", ThreadPoolExecutor)
-    pool = executor(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    pool = executor(_pool_size())
     try:
         yield pool
     except BaseException:
@@ -138,6 +143,36 @@ def _own_pool(collections: Sequence[Any]) -> Iterator[Any]:
         raise
     else:
         pool.shutdown(wait=True)
+
+
+def _pool_size() -> int:
+    return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def _kernel_share(pool: Any, blocks: int | None) -> Iterator[None]:
+    """On this process's threads, the block tasks that run at once split the cores between their kernels:
+    as many tasks as cores leave each kernel one thread (two OpenMP teams per core would spin against each
+    other); a lone block keeps every core. Workers set theirs once (``cluster``); results do not depend on it."""
+    if pool is None or blocks is None:
+        yield
+        return
+    before = block_tasks.kernel_share
+    block_tasks.kernel_share = max(1, (os.cpu_count() or 1) // max(1, min(_pool_size(), blocks)))
+    try:
+        yield
+    finally:
+        block_tasks.kernel_share = before
+
+
+def _compute_blocks(parts: list[Any], blocks: int) -> Any:
+    """``dask.compute(parts)[0]`` of delayed block partials, the kernels' threads shared as in ``compute``."""
+    import dask.base
+    import dask.threaded
+
+    threaded = dask.base.get_scheduler(collections=parts) is dask.threaded.get
+    with _kernel_share(True if threaded else None, blocks):
+        return dask.compute(parts)[0]
 
 
 def _grid_token(geobox: GeoBox) -> str:
@@ -170,6 +205,7 @@ class _StepGraph:
                               repr(step.reductions), step.periods, _grid_token(gb), aoi_token, zones_token,
                               self._input_names(), _fn_name(step.block), params_token, broadcast_token)
         self.tasks = {key: self._tasks(key) for key in self._period_keys()}
+        self.n_tasks = sum(len(t) for t in self.tasks.values())
 
     def _input_names(self) -> list[str]:
         return [self.setting.cubes[n][b].data.name for n, bands in self.step.inputs.items() for b in bands]
@@ -256,7 +292,7 @@ class _StepGraph:
         graph = _StepGraph(_with_reduction(self.step, d), self.setting, self.broadcast_values)
         parts = [dask.delayed(partial_of, pure=True)(t, d.name) for key in graph.tasks
                  for _, t in sorted(graph.tasks[key].items())]
-        found = dask.compute(parts)[0]
+        found = _compute_blocks(parts, graph.n_tasks)
         return np.unique(np.concatenate([np.empty(0, np.int64), *found]))
 
     def quantiles(self, q: Quantiles) -> np.ndarray:
@@ -266,7 +302,7 @@ class _StepGraph:
         def count(prefixes: np.ndarray, shift: int, bits: int) -> np.ndarray:
             spec = RadixPass(q, shift, bits, prefixes, n_labels)
             graph = _StepGraph(_with_reduction(self.step, spec), self.setting, self.broadcast_values)
-            return np.asarray(dask.compute(graph._merged(spec.name, n_labels))[0][0])
+            return np.asarray(_compute_blocks(graph._merged(spec.name, n_labels), graph.n_tasks)[0])
 
         return exact_quantiles(count, n_labels, q.q)
 

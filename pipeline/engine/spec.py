@@ -179,6 +179,7 @@ class Built:
 
     layers: xr.Dataset
     stats: Mapping[str, Any]  # name -> dask.delayed of an xr.DataArray (or a DataArray already known)
+    blocks: int = 0  # (period, block) tasks of every step: how many can run at once
 
 
 def pixels_for(metres: float, geobox: GeoBox) -> int:

@@ -27,6 +27,11 @@ from pipeline.engine.spec import (
 from pipeline.grid import area_of, inside_mask
 from pipeline.zones import Zones
 
+kernel_share: int | None = None
+"""Threads the kernels of one block task use in this process: set around a compute on this process's threads
+(``graph``: the cores over the tasks that run at once) and once in each worker process (``cluster``); None
+leaves numba's default (every core, in every task)."""
+
 
 def shared(name: str, value: Any, token: str) -> Any:
     """A value that enters the graph once, under a deterministic key."""
@@ -98,7 +103,8 @@ def run_block(fn: BlockFunction, data, coords, box: GeoBox, inner, aoi, zones: Z
     labels[~inner_inside] = -1
     block = Block(period=period, box=box, inner=inner, inside=inside, area=area, zones=labels, data=data,
                   coords=coords, broadcast=broadcast, params=params)
-    outputs = dict(fn(block))
+    with kernels.kernel_threads(kernel_share):
+        outputs = dict(fn(block))
     window = inside.shape
     for name, value in outputs.items():
         if isinstance(value, np.ndarray) and value.shape == window and window != inner_inside.shape:
@@ -113,7 +119,8 @@ def run_block(fn: BlockFunction, data, coords, box: GeoBox, inner, aoi, zones: Z
             value[~inner_inside] = layer.fill_value
             outputs[layer.name] = value
     inner_area = np.ascontiguousarray(area[inner])
-    partials = {r.name: _block_partial(r, outputs, labels, inner_area, n_labels) for r in reductions}
+    with kernels.kernel_threads(kernel_share):
+        partials = {r.name: _block_partial(r, outputs, labels, inner_area, n_labels) for r in reductions}
     return {**{layer.name: outputs[layer.name] for layer in layers}, "_partials": partials}
 
 
