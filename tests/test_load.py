@@ -111,6 +111,7 @@ def test_an_aligned_overview_is_read_as_odc_loader_reads_it_without_the_warper(t
     from odc.loader.types import RasterLoadParams, RasterSource
 
     import catalog.load as load
+    from catalog.direct_read import direct_read
 
     path = _cog_with_overviews(tmp_path, np.random.default_rng(3))
     gb = GeoBox((100, 120), Affine(20.0, 0, x0, 0, -20.0, 8_700_000.0), "EPSG:32721")
@@ -120,7 +121,7 @@ def test_an_aligned_overview_is_read_as_odc_loader_reads_it_without_the_warper(t
     aligned = x0 != 600_010.0  # 599 000: on the overview's grid, partly off the file (the overlap is pasted)
     if aligned:  # the fast path must not warp
         monkeypatch.setattr(rasterio.warp, "reproject", lambda *a, **k: pytest.fail("warped an aligned overview"))
-    assert (load._overview_paste(src, cfg, gb, None) is not None) == aligned
+    assert (direct_read(src, cfg, gb, None) is not None) == aligned
     got_roi, got = load.SigningRioDriver().open(src, None).read(cfg, gb)
     assert got_roi == roi
     np.testing.assert_array_equal(got, want)
@@ -129,3 +130,57 @@ def test_an_aligned_overview_is_read_as_odc_loader_reads_it_without_the_warper(t
     out = np.full(gb.shape, 7, np.uint16)  # into a caller's array, as odc-loader's dask reader asks
     got_roi, got = load.SigningRioDriver().open(src, None).read(cfg, gb, dst=out)
     np.testing.assert_array_equal(out[got_roi], want)
+
+
+@pytest.mark.parametrize(("x0", "res", "resampling", "fill", "direct"), [
+    (600_000.0, 10.0, "nearest", None, True),  # the file's own grid
+    (600_000.0, 10.0, "average", 65535, True),  # nodata remapped
+    (599_500.0, 10.0, "nearest", None, True),  # partly off the file
+    (600_004.0, 10.0, "nearest", None, True),  # 0.4 px off: odc-loader pastes nearest reads (0.9 px tolerance)
+    (600_004.0, 10.0, "average", None, False),  # ... but warps the others
+    (600_000.0, 15.0, "nearest", None, False),  # a real resampling
+])
+def test_a_native_read_is_pasted_exactly_where_odc_loader_pastes(tmp_path, monkeypatch, x0, res, resampling, fill,
+                                                                  direct):
+    """At full resolution one open and one windowed read give odc-loader's pixels; what it would warp
+    is left to it (and then read as before)."""
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+    from odc.loader import RioReader
+    from odc.loader.types import RasterLoadParams, RasterSource
+
+    import catalog.load as load
+    from catalog.direct_read import direct_read
+
+    path = _cog_with_overviews(tmp_path, np.random.default_rng(4))
+    gb = GeoBox((130, 140), Affine(res, 0, x0, 0, -res, 8_700_100.0), "EPSG:32721")
+    src = RasterSource(uri=str(path), band=1)
+    cfg = RasterLoadParams(dtype="uint16", fill_value=fill, resampling=resampling)
+    roi, want = RioReader(src, None).read(cfg, gb)
+    assert (direct_read(src, cfg, gb, None) is not None) == direct
+    for _ in range(2):  # the second time from what the first learnt about the file
+        got_roi, got = load.SigningRioDriver().open(src, None).read(cfg, gb)
+        assert got_roi == roi
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(("dtype", "fill"), [("uint16", 0), ("uint16", 65535), ("int16", -9999), ("uint8", 255),
+                                             ("float32", np.nan), ("int32", 0)])
+def test_the_class_mask_equals_numpys_where(dtype, fill):
+    """The lookup-and-multiply mask of integer bands is np.where's, value for value, extremes included."""
+    from catalog.load import _mask_block
+
+    rng = np.random.default_rng(11)
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "ui" else None
+    lo, hi = (info.min, info.max) if info else (-1e6, 1e6)
+    values = rng.uniform(lo, hi, (1, 37, 53)).astype(dtype)
+    values[0, 0, :3] = [lo, hi, 0]
+    flags = rng.integers(0, 256, values.shape, dtype=np.uint8)
+    lut = np.zeros(256, bool)
+    lut[[0, 1, 3, 8, 9, 10, 11, 200]] = True
+    want = np.where(lut[flags], np.dtype(dtype).type(fill), values)
+    got = _mask_block(values, flags, lut=lut, fill=np.dtype(dtype).type(fill))
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(_mask_block(values, flags[:, :1], lut=lut, fill=np.dtype(dtype).type(fill)),
+                          np.where(lut[flags[:, :1]], np.dtype(dtype).type(fill), values), equal_nan=True)
