@@ -500,10 +500,40 @@ def test_the_bands_of_a_block_read_their_shared_mask_once():
     value = da.from_array(np.arange(dates * 20, dtype=np.uint16).reshape(dates, 4, 5), chunks=(1, 4, 5))
     green, swir = da.where(mask, 0, value), da.where(mask, 0, value + 1)
     MASK_READS.clear()
-    got = tasks.read_windows([tasks.Window(green.blocks[:, 0, 0]), tasks.Window(swir.blocks[:, 0, 0])])
+    reads = tasks.ReadGraph()
+    whole = (slice(0, 4), slice(0, 5))
+    got = tasks.read_windows([reads.window(green, *whole), reads.window(swir, *whole)])
     assert sorted(MASK_READS) == list(range(dates))
     np.testing.assert_array_equal(np.concatenate(got[1]) - np.concatenate(got[0]),
                                   np.where(mask.compute(), 0, 1))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(3, 17), st.integers(3, 17), st.integers(0, 40), st.integers(0, 40),
+       st.integers(1, 45), st.integers(1, 45))
+def test_a_window_is_the_arrays_slice_for_any_chunking(ct, cy, cx, y0, x0, h, w):
+    """A block with its halo, across chunk borders and time chunks of several dates."""
+    values = np.arange(5 * 41 * 43, dtype=np.int32).reshape(5, 41, 43)
+    arr = da.from_array(values, chunks=(ct, cy, cx)) + 1
+    rows, cols = slice(y0, min(41, y0 + h)), slice(x0, min(43, x0 + w))
+    if rows.start >= rows.stop or cols.start >= cols.stop:
+        return
+    got = tasks.read_windows([tasks.ReadGraph().window(arr, rows, cols)])[0]
+    assert [g.shape[0] for g in got] == list(arr.chunks[0])
+    np.testing.assert_array_equal(np.concatenate(got), values[:, rows, cols] + 1)
+
+
+def test_what_a_block_task_ships_does_not_grow_with_the_aoi():
+    """A block's read tasks travel with it to a worker: only its own chunks', whatever the number of blocks."""
+    import cloudpickle
+
+    sizes = []
+    for side in (64, 512):
+        arr = da.map_blocks(lambda b: b + 1, da.zeros((12, side, side), np.uint16, chunks=(1, 32, 32)))
+        window = tasks.ReadGraph().window(arr, slice(0, 32), slice(0, 32))
+        assert len(window.graph) == len(tasks.ReadGraph().window(arr, slice(32, 64), slice(32, 64)).graph)
+        sizes.append(len(cloudpickle.dumps(window)))
+    assert sizes[1] <= sizes[0] * 1.05  # 64 times the blocks
 
 
 THREADS: list[int] = []  # numba's thread count inside every block the recording block function saw

@@ -36,7 +36,7 @@ from pipeline.engine.spec import (
     zone_layer_spec,
     zone_names,
 )
-from pipeline.engine.tasks import RadixPass, Window, labelled, merge_partials, partial_of, run_block, shared
+from pipeline.engine.tasks import RadixPass, ReadGraph, Window, labelled, merge_partials, partial_of, run_block, shared
 
 
 def build(steps: Sequence[Step], setting: Setting, layer_wrapper: Callable[..., xr.DataArray]) -> Built:
@@ -204,7 +204,9 @@ class _StepGraph:
         self.token = tokenize(step.name, repr(step.inputs), repr(step.static), step.halo, repr(step.layers),
                               repr(step.reductions), step.periods, _grid_token(gb), aoi_token, zones_token,
                               self._input_names(), _fn_name(step.block), params_token, broadcast_token)
+        self.reads = ReadGraph()
         self.tasks = {key: self._tasks(key) for key in self._period_keys()}
+        del self.reads  # each block holds what it reads; the materialised whole is not kept
         self.n_tasks = sum(len(t) for t in self.tasks.values())
 
     def _input_names(self) -> list[str]:
@@ -225,7 +227,7 @@ class _StepGraph:
                      slice(max(0, cols.start - h), min(nx, cols.stop + h)))
             inner = (slice(rows.start - grown[0].start, rows.stop - grown[0].start),
                      slice(cols.start - grown[1].start, cols.stop - grown[1].start))
-            data = {name: {band: self._window(arr, i, j, grown) for band, arr in sel[0].items()}
+            data = {name: {band: self._window(arr, grown) for band, arr in sel[0].items()}
                     for name, sel in selections.items()}
             coords = {name: sel[1] for name, sel in selections.items()}
             key = (f"{step.name}-{self.token}", p, i, j)
@@ -251,13 +253,8 @@ class _StepGraph:
         arrays = {band: (sub[band].data if idx.size else None) for band in self.step.inputs[name]}
         return arrays, coords
 
-    def _window(self, arr: da.Array | None, i: int, j: int, grown: tuple[slice, slice]) -> Window | list[Any]:
-        if arr is None:
-            return []
-        if self.step.halo == 0:
-            return Window(arr.blocks[:, i, j])
-        window = arr[:, grown[0], grown[1]]
-        return Window(window.rechunk((window.chunks[0], (window.shape[1],), (window.shape[2],))))
+    def _window(self, arr: da.Array | None, grown: tuple[slice, slice]) -> Window | list[Any]:
+        return [] if arr is None else self.reads.window(arr, grown[0], grown[1])
 
     # -- outputs
 

@@ -10,6 +10,7 @@ import dask
 import numpy as np
 import xarray as xr
 from dask.base import tokenize
+from dask.core import get_dependencies
 from odc.geo.geobox import GeoBox
 
 import kernels
@@ -67,26 +68,76 @@ class Window:
     Not a dask collection to the graph (a plain holder): the reads are no tasks of their own.
     As tasks, dask ordered every block's reads before the blocks (they share odc-stac's grid and
     config keys), so memory grew with the AOI; inside the task a block reads its dates, computes
-    and frees them, and a block saved by a killed run reads nothing.
+    and frees them, and a block saved by a killed run reads nothing. It holds only the read tasks
+    of its own chunks (``ReadGraph.window``): what a task ships to a worker is set by the block,
+    not by the AOI.
     """
 
-    __slots__ = ("array",)
+    __slots__ = ("crop", "graph", "keys")
 
-    def __init__(self, array: Any):
-        self.array = array
+    def __init__(self, graph: dict, keys: list[list[list[Any]]], crop: tuple[slice, slice]):
+        self.graph = graph  # the read tasks of these chunks and all they depend on
+        self.keys = keys  # per time chunk: rows of chunk keys covering the block (and its halo)
+        self.crop = crop  # the block within those chunks
 
-    def chunks(self) -> list[Any]:
-        """One delayed chunk per date, in time order, its graph culled to this block."""
-        return list(self.array.to_delayed(optimize_graph=True).reshape(self.array.numblocks[0]))
+
+class ReadGraph:
+    """The read graphs of a step's input arrays, materialised once, from which every block takes
+    only the tasks it reads (culling an array's graph per block costs time in proportion to the
+    whole graph; walking the block's own dependencies here costs in proportion to the block)."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[Any, Any] = {}
+        self._layers: set[str] = set()
+
+    def _add(self, arr: Any) -> None:
+        graph = arr.__dask_graph__()
+        for name, layer in getattr(graph, "layers", {arr.name: graph}).items():
+            if name not in self._layers:
+                self.tasks.update(layer)
+                self._layers.add(name)
+
+    def window(self, arr: Any, rows: slice, cols: slice) -> Window:
+        """The (time, rows, cols) window of a (time, y, x) dask array, one entry per time chunk."""
+        self._add(arr)
+        y0 = np.cumsum((0, *arr.chunks[1]))
+        x0 = np.cumsum((0, *arr.chunks[2]))
+        ia, ib = int(np.searchsorted(y0, rows.start, "right")) - 1, int(np.searchsorted(y0, rows.stop, "left"))
+        ja, jb = int(np.searchsorted(x0, cols.start, "right")) - 1, int(np.searchsorted(x0, cols.stop, "left"))
+        keys = [[[(arr.name, t, i, j) for j in range(ja, jb)] for i in range(ia, ib)]
+                for t in range(arr.numblocks[0])]
+        crop = (slice(rows.start - int(y0[ia]), rows.stop - int(y0[ia])),
+                slice(cols.start - int(x0[ja]), cols.stop - int(x0[ja])))
+        return Window(self._culled([k for date in keys for row in date for k in row]), keys, crop)
+
+    def _culled(self, keys: list[Any]) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        stack = list(keys)
+        while stack:
+            key = stack.pop()
+            if key not in out:
+                out[key] = self.tasks[key]
+                stack.extend(get_dependencies(self.tasks, key))
+        return out
 
 
 def read_windows(windows: Sequence[Window]) -> list[list[np.ndarray]]:
     """The windows' dates, read in one pass: what they share (the mask band every masked band of a
     collection is masked by) is read once, not once per band."""
-    chunks = [w.chunks() for w in windows]
-    flat = [c for cs in chunks for c in cs]
-    values = iter(dask.compute(*flat, scheduler="sync", optimize_graph=False)) if flat else iter(())
-    return [[next(values) for _ in cs] for cs in chunks]
+    graph: dict[Any, Any] = {}
+    for w in windows:
+        graph.update(w.graph)
+    wanted = list(dict.fromkeys(k for w in windows for date in w.keys for row in date for k in row))
+    values = dict(zip(wanted, dask.get(graph, wanted), strict=True)) if wanted else {}
+    return [[_assembled([[values[k] for k in row] for row in date], w.crop) for date in w.keys] for w in windows]
+
+
+def _assembled(chunks: list[list[np.ndarray]], crop: tuple[slice, slice]) -> np.ndarray:
+    """One time chunk of a window from the chunks covering it (a halo spans several)."""
+    whole = chunks[0][0] if len(chunks) == 1 and len(chunks[0]) == 1 else np.block(chunks)
+    if (crop[0].start, crop[1].start) == (0, 0) and whole.shape[1:] == (crop[0].stop, crop[1].stop):
+        return whole
+    return np.ascontiguousarray(whole[:, crop[0], crop[1]])
 
 
 def run_block(fn: BlockFunction, data, coords, box: GeoBox, inner, aoi, zones: Zones | None, period,
