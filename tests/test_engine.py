@@ -578,3 +578,32 @@ def test_a_time_series_step_does_not_depend_on_the_kernels_threads(monkeypatch):
         results.append({n: built.layers[n].values for n in ("slope", "p", "tau")})
     for name in ("slope", "p", "tau"):
         assert results[0][name].tobytes() == results[1][name].tobytes(), name
+
+
+OPENS: list[int] = []
+
+
+def _open_date(t):
+    OPENS.append(t)
+    return np.full((1, 20, 24), t, np.float32)
+
+
+def test_what_blocks_share_is_read_once_per_run_not_once_per_block():
+    """odc-loader opens each date's file in one task that every block's chunk depends on: that task is
+    the graph's, run once, and its value reaches each block (as dask ships a dependency)."""
+    dates = 5
+    per_date = [da.from_delayed(dask.delayed(_open_date, pure=True)(t), (1, 20, 24), np.float32)
+                for t in range(dates)]
+    arr = da.concatenate(per_date).rechunk((1, 10, 12))  # 4 blocks cut from each date's one read
+    gb = utm_grid(20, 24)
+    times = np.array([f"202{t}-06-01" for t in range(dates)], dtype="datetime64[ns]")
+    ds = xr.Dataset({"v": xr.DataArray(arr, dims=("time", "y", "x"))}, coords={"time": times})
+    step = Step(name="opened", inputs={"values": ("v",)}, block=_counting_block,
+                layers=(Layer("v", "float32", "v", float("nan")),))
+    built = build([step], gb, whole_aoi(gb), {"values": ds})
+    OPENS.clear()
+    CALLS.clear()
+    got = engine.compute(built.layers.v.data, {}, progress=False, blocks=built.blocks)
+    assert len(CALLS) == 4 and sorted(OPENS) == list(range(dates))
+    assert np.all(built.layers.v.values == 0)  # the first date, in every block
+    assert got == {}

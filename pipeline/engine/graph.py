@@ -221,6 +221,7 @@ class _StepGraph:
         selections = {name: self._select(name, period) for name in step.inputs}
         tasks = {}
         p = self._period_keys().index(period)
+        blocks = []
         for i, j, rows, cols in _block_slices(self.chunks):
             h = step.halo
             grown = (slice(max(0, rows.start - h), min(ny, rows.stop + h)),
@@ -229,12 +230,18 @@ class _StepGraph:
                      slice(cols.start - grown[1].start, cols.stop - grown[1].start))
             data = {name: {band: self._window(arr, grown) for band, arr in sel[0].items()}
                     for name, sel in selections.items()}
-            coords = {name: sel[1] for name, sel in selections.items()}
+            blocks.append((i, j, grown, inner, data))
+        windows = [w for *_, data in blocks for bands in data.values() for w in bands.values() if isinstance(w, Window)]
+        shared = self.reads.share(windows, f"reads-{step.name}-{self.token}-{p}")
+        coords = {name: sel[1] for name, sel in selections.items()}
+        for i, j, grown, inner, data in blocks:
+            needs = {k: shared[k] for bands in data.values() for w in bands.values() if isinstance(w, Window)
+                     for k in w.shared}
             key = (f"{step.name}-{self.token}", p, i, j)
             saved = () if self.setting.checkpoints is None else (str(self.setting.checkpoints), key)
             tasks[i, j] = dask.delayed(saved_block if saved else run_block, pure=True)(
-                *saved, step.block, data, coords, gb[grown[0], grown[1]], inner, self.aoi, self.zones, period,
-                self.broadcast, self.params, layers=step.layers,
+                *saved, step.block, data, needs, coords, gb[grown[0], grown[1]], inner, self.aoi, self.zones,
+                period, self.broadcast, self.params, layers=step.layers,
                 reductions=tuple(r for r in step.reductions if not isinstance(r, Quantiles)),
                 n_labels=self.n_labels, dask_key_name=key)
         return tasks

@@ -9,6 +9,7 @@ from typing import Any
 import dask
 import numpy as np
 import xarray as xr
+from dask._task_spec import DataNode  # a literal value in a graph (a reader object is no task)
 from dask.base import tokenize
 from dask.core import get_dependencies
 from odc.geo.geobox import GeoBox
@@ -73,12 +74,13 @@ class Window:
     not by the AOI.
     """
 
-    __slots__ = ("crop", "graph", "keys")
+    __slots__ = ("crop", "graph", "keys", "shared")
 
     def __init__(self, graph: dict, keys: list[list[list[Any]]], crop: tuple[slice, slice]):
-        self.graph = graph  # the read tasks of these chunks and all they depend on
+        self.graph = graph  # the read tasks of these chunks and all they depend on (less ``shared``)
         self.keys = keys  # per time chunk: rows of chunk keys covering the block (and its halo)
         self.crop = crop  # the block within those chunks
+        self.shared: list[Any] = []  # keys other blocks read too: tasks of the graph, their values passed in
 
 
 class ReadGraph:
@@ -110,6 +112,27 @@ class ReadGraph:
                 slice(cols.start - int(x0[ja]), cols.stop - int(x0[ja])))
         return Window(self._culled([k for date in keys for row in date for k in row]), keys, crop)
 
+    def share(self, windows: Sequence[Window], name: str) -> dict[Any, Any]:
+        """Tasks that several of ``windows`` read (odc-loader's per-date ``open`` tasks, its load context)
+        become tasks of the graph, computed once, instead of travelling with every block; returns them
+        as delayed values by key. What is shared is closed under dependencies: a task in two culled
+        windows has its dependencies in both."""
+        from dask.delayed import Delayed
+        from dask.highlevelgraph import HighLevelGraph
+
+        seen: dict[Any, int] = {}
+        for w in windows:
+            for key in w.graph:
+                seen[key] = seen.get(key, 0) + 1
+        common = {key for key, n in seen.items() if n > 1}
+        if not common:
+            return {}
+        for w in windows:
+            w.shared = [key for key in w.graph if key in common]
+            w.graph = {key: task for key, task in w.graph.items() if key not in common}
+        graph = HighLevelGraph({name: {key: self.tasks[key] for key in common}}, {name: set()})
+        return {key: Delayed(key, graph, layer=name) for key in common}
+
     def _culled(self, keys: list[Any]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         stack = list(keys)
@@ -121,10 +144,11 @@ class ReadGraph:
         return out
 
 
-def read_windows(windows: Sequence[Window]) -> list[list[np.ndarray]]:
+def read_windows(windows: Sequence[Window], shared: Mapping[Any, Any] | None = None) -> list[list[np.ndarray]]:
     """The windows' dates, read in one pass: what they share (the mask band every masked band of a
-    collection is masked by) is read once, not once per band."""
-    graph: dict[Any, Any] = {}
+    collection is masked by) is read once, not once per band. ``shared``: the values of the keys
+    the windows share with other blocks (``ReadGraph.share``)."""
+    graph: dict[Any, Any] = {key: DataNode(key, value) for key, value in (shared or {}).items()}
     for w in windows:
         graph.update(w.graph)
     wanted = list(dict.fromkeys(k for w in windows for date in w.keys for row in date for k in row))
@@ -140,11 +164,11 @@ def _assembled(chunks: list[list[np.ndarray]], crop: tuple[slice, slice]) -> np.
     return np.ascontiguousarray(whole[:, crop[0], crop[1]])
 
 
-def run_block(fn: BlockFunction, data, coords, box: GeoBox, inner, aoi, zones: Zones | None, period,
+def run_block(fn: BlockFunction, data, shared, coords, box: GeoBox, inner, aoi, zones: Zones | None, period,
                broadcast, params, *, layers: tuple[Layer, ...], reductions: tuple[Any, ...],
                n_labels: int) -> dict[str, Any]:
     windows = [value for bands in data.values() for value in bands.values() if isinstance(value, Window)]
-    read = iter(read_windows(windows))
+    read = iter(read_windows(windows, shared))
     data = {name: {band: next(read) if isinstance(value, Window) else value for band, value in bands.items()}
             for name, bands in data.items()}
     inside = inside_mask(box, aoi)
