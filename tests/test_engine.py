@@ -607,3 +607,25 @@ def test_what_blocks_share_is_read_once_per_run_not_once_per_block():
     assert len(CALLS) == 4 and sorted(OPENS) == list(range(dates))
     assert np.all(built.layers.v.values == 0)  # the first date, in every block
     assert got == {}
+
+
+def _difference_block(block):
+    return {"v": (block.stack("values", "swir")[0] - block.stack("values", "green")[0]).astype(np.float32)}
+
+
+def test_what_two_bands_of_one_block_share_stays_inside_the_block():
+    """The mask chunk both masked bands of a block read is that block's alone: not a task of the graph
+    (whose result would wait in memory for the block), but read inside the block's task."""
+    rng = np.random.default_rng(2)
+    mask = da.from_array(rng.random((3, 20, 24)) < 0.3, chunks=(1, 10, 12))
+    value = da.from_array(rng.integers(1, 100, (3, 20, 24)).astype(np.float32), chunks=(1, 10, 12))
+    times = np.array(["2020-06-01", "2021-06-01", "2022-06-01"], dtype="datetime64[ns]")
+    ds = xr.Dataset({"green": (("time", "y", "x"), da.where(mask, 0, value)),
+                     "swir": (("time", "y", "x"), da.where(mask, 0, value + 1))}, coords={"time": times})
+    gb = utm_grid(20, 24)
+    step = Step(name="diff", inputs={"values": ("green", "swir")}, block=_difference_block,
+                layers=(Layer("v", "float32", "v", float("nan")),))
+    built = build([step], gb, whole_aoi(gb), {"values": ds})
+    names = {k[0] if isinstance(k, tuple) else k for k in dict(built.layers.v.data.__dask_graph__())}
+    assert not any(n.startswith((mask.name, value.name)) for n in names)
+    np.testing.assert_array_equal(built.layers.v.values, np.where(mask[0].compute(), 0, 1))

@@ -231,16 +231,15 @@ class _StepGraph:
             data = {name: {band: self._window(arr, grown) for band, arr in sel[0].items()}
                     for name, sel in selections.items()}
             blocks.append((i, j, grown, inner, data))
-        windows = [w for *_, data in blocks for bands in data.values() for w in bands.values() if isinstance(w, Window)]
+        windows = [[w for bands in data.values() for w in bands.values() if isinstance(w, Window)]
+                   for *_, data in blocks]
         shared = self.reads.share(windows, f"reads-{step.name}-{self.token}-{p}")
         coords = {name: sel[1] for name, sel in selections.items()}
         for i, j, grown, inner, data in blocks:
-            needs = {k: shared[k] for bands in data.values() for w in bands.values() if isinstance(w, Window)
-                     for k in w.shared}
             key = (f"{step.name}-{self.token}", p, i, j)
             saved = () if self.setting.checkpoints is None else (str(self.setting.checkpoints), key)
             tasks[i, j] = dask.delayed(saved_block if saved else run_block, pure=True)(
-                *saved, step.block, data, needs, coords, gb[grown[0], grown[1]], inner, self.aoi, self.zones,
+                *saved, step.block, data, shared, coords, gb[grown[0], grown[1]], inner, self.aoi, self.zones,
                 period, self.broadcast, self.params, layers=step.layers,
                 reductions=tuple(r for r in step.reductions if not isinstance(r, Quantiles)),
                 n_labels=self.n_labels, dask_key_name=key)

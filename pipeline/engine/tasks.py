@@ -80,7 +80,7 @@ class Window:
         self.graph = graph  # the read tasks of these chunks and all they depend on (less ``shared``)
         self.keys = keys  # per time chunk: rows of chunk keys covering the block (and its halo)
         self.crop = crop  # the block within those chunks
-        self.shared: list[Any] = []  # keys other blocks read too: tasks of the graph, their values passed in
+        self.shared: list[Any] = []  # (key, index): what other blocks read too, its value passed in
 
 
 class ReadGraph:
@@ -112,26 +112,30 @@ class ReadGraph:
                 slice(cols.start - int(x0[ja]), cols.stop - int(x0[ja])))
         return Window(self._culled([k for date in keys for row in date for k in row]), keys, crop)
 
-    def share(self, windows: Sequence[Window], name: str) -> dict[Any, Any]:
-        """Tasks that several of ``windows`` read (odc-loader's per-date ``open`` tasks, its load context)
-        become tasks of the graph, computed once, instead of travelling with every block; returns them
-        as delayed values by key. What is shared is closed under dependencies: a task in two culled
-        windows has its dependencies in both."""
+    def share(self, blocks: Sequence[Sequence[Window]], name: str) -> Any:
+        """Tasks that several blocks read (odc-loader's per-date ``open`` tasks, its load context)
+        become one task of the graph, computed once, instead of travelling with every block; returns
+        it (a delayed list of their values; None when nothing is shared). ``blocks``: the windows of
+        each block. What is shared is closed under dependencies (a task in two culled windows has its
+        dependencies in both); what the windows of one block share (the mask band's chunks) stays
+        inside that block's task. One task, not one per key: a block then waits on one dependency."""
         from dask.delayed import Delayed
         from dask.highlevelgraph import HighLevelGraph
 
         seen: dict[Any, int] = {}
-        for w in windows:
-            for key in w.graph:
+        for windows in blocks:
+            for key in {key for w in windows for key in w.graph}:
                 seen[key] = seen.get(key, 0) + 1
-        common = {key for key, n in seen.items() if n > 1}
-        if not common:
-            return {}
-        for w in windows:
-            w.shared = [key for key in w.graph if key in common]
-            w.graph = {key: task for key, task in w.graph.items() if key not in common}
-        graph = HighLevelGraph({name: {key: self.tasks[key] for key in common}}, {name: set()})
-        return {key: Delayed(key, graph, layer=name) for key in common}
+        order = [key for key, n in seen.items() if n > 1]
+        if not order:
+            return None
+        index = {key: i for i, key in enumerate(order)}
+        for w in (w for windows in blocks for w in windows):
+            w.shared = [(key, index[key]) for key in w.graph if key in index]
+            w.graph = {key: task for key, task in w.graph.items() if key not in index}
+        graph = HighLevelGraph({name: {key: self.tasks[key] for key in order}}, {name: set()})
+        values = [Delayed(key, graph, layer=name) for key in order]
+        return dask.delayed(_listed, pure=True)(*values, dask_key_name=f"{name}-values")
 
     def _culled(self, keys: list[Any]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
@@ -144,13 +148,18 @@ class ReadGraph:
         return out
 
 
-def read_windows(windows: Sequence[Window], shared: Mapping[Any, Any] | None = None) -> list[list[np.ndarray]]:
+def _listed(*values: Any) -> list[Any]:
+    return list(values)
+
+
+def read_windows(windows: Sequence[Window], shared: Sequence[Any] | None = None) -> list[list[np.ndarray]]:
     """The windows' dates, read in one pass: what they share (the mask band every masked band of a
-    collection is masked by) is read once, not once per band. ``shared``: the values of the keys
-    the windows share with other blocks (``ReadGraph.share``)."""
-    graph: dict[Any, Any] = {key: DataNode(key, value) for key, value in (shared or {}).items()}
+    collection is masked by) is read once, not once per band. ``shared``: the values of what the
+    windows share with other blocks (``ReadGraph.share``)."""
+    graph: dict[Any, Any] = {}
     for w in windows:
         graph.update(w.graph)
+        graph.update((key, DataNode(key, shared[i])) for key, i in w.shared if shared is not None)
     wanted = list(dict.fromkeys(k for w in windows for date in w.keys for row in date for k in row))
     values = dict(zip(wanted, dask.get(graph, wanted), strict=True)) if wanted else {}
     return [[_assembled([[values[k] for k in row] for row in date], w.crop) for date in w.keys] for w in windows]
