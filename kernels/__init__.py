@@ -19,7 +19,6 @@ from kernels.degradation import (
 from kernels.indices import normalized_difference
 from kernels.landcover import percentile_classes, transition_lookup
 from kernels.terrain import focal_range, slope_degrees
-from kernels.threads import kernel_threads, kernel_threads_limit
 from kernels.timeseries import mann_kendall, ols_slope, theil_sen, valid_count
 from kernels.water import (
     NO_OBSERVATION,
@@ -53,8 +52,6 @@ __all__ = [
     "classify_water_bands",
     "float_key_histogram",
     "focal_range",
-    "kernel_threads",
-    "kernel_threads_limit",
     "mann_kendall",
     "mmu_filter",
     "nan_median",

@@ -3,13 +3,8 @@
 Numba's count is per calling thread, so two block tasks running side by side can each be
 given their own share of the cores: tasks that already fill the cores run their kernels on one
 thread each, instead of each starting a full OpenMP team (idle teams spin, taking CPU from
-the other tasks and from other worker processes).
+the other tasks and from other worker processes). Not a kernel: not exported by ``kernels``.
 """
-
-from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 import numba
 
@@ -19,16 +14,21 @@ def kernel_threads_limit() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 
 
-@contextlib.contextmanager
-def kernel_threads(n: int | None) -> Iterator[int]:
-    """Within the block, this thread's kernels use ``n`` threads (clamped to 1..limit); None keeps numba's."""
-    before = numba.get_num_threads()
-    if n is None:
-        yield before
-        return
-    n = max(1, min(int(n), kernel_threads_limit()))
-    numba.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        numba.set_num_threads(before)
+class KernelThreads:
+    """``with KernelThreads(n):`` this thread's kernels use ``n`` threads (clamped to 1..limit), then
+    the count before; None keeps numba's."""
+
+    def __init__(self, n: int | None):
+        self.n = None if n is None else max(1, min(int(n), kernel_threads_limit()))
+        self.before = 0
+
+    def __enter__(self) -> int:
+        self.before = numba.get_num_threads()
+        if self.n is None:
+            return self.before
+        numba.set_num_threads(self.n)
+        return self.n
+
+    def __exit__(self, *exc: object) -> None:
+        if self.n is not None:
+            numba.set_num_threads(self.before)

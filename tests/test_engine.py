@@ -22,6 +22,7 @@ from odc.geo.geom import Geometry
 from shapely.geometry import Polygon, box
 
 import kernels
+from kernels.threads import kernel_threads_limit
 from pipeline import engine
 from pipeline.engine import Areas, Histogram, Layer, Period, Quantiles, Setting, Step, ValueSums, tasks
 from pipeline.grid import aoi_in_crs, area_of, smallest_pixel_area
@@ -556,9 +557,9 @@ def test_block_tasks_split_the_cores_between_their_kernels(chunks, pool):
     with dask.config.set(num_workers=pool):
         engine.compute(built.layers.v.data, built.stats, progress=False, blocks=built.blocks)
     at_once = min(pool, built.blocks)
-    expected = max(1, min(kernels.kernel_threads_limit(), (os.cpu_count() or 1) // at_once))
+    expected = max(1, min(kernel_threads_limit(), (os.cpu_count() or 1) // at_once))
     assert built.blocks == len(THREADS) and set(THREADS) == {expected}
-    assert numba.get_num_threads() == kernels.kernel_threads_limit()  # put back after the compute
+    assert numba.get_num_threads() == kernel_threads_limit()  # put back after the compute
 
 
 def test_a_time_series_step_does_not_depend_on_the_kernels_threads(monkeypatch):
@@ -571,7 +572,7 @@ def test_a_time_series_step_does_not_depend_on_the_kernels_threads(monkeypatch):
     layers = tuple(Layer(n, "float32", n, float("nan"), units="1") for n in ("slope", "p", "tau"))
     step = Step(name="trend", inputs={"series": ("v",)}, block=_trend_block, layers=layers, params=times)
     results = []
-    for share in (1, kernels.kernel_threads_limit()):
+    for share in (1, kernel_threads_limit()):
         monkeypatch.setattr(tasks, "kernel_share", share)
         built = build([step], gb, whole_aoi(gb), {"series": cube("v", values, list(range(2000, 2000 + t)),
                                                                    (1, 37, 29))})

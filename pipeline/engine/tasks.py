@@ -15,6 +15,7 @@ from dask.core import get_dependencies
 from odc.geo.geobox import GeoBox
 
 import kernels
+from kernels.threads import KernelThreads
 from pipeline.engine.spec import (
     Areas,
     Block,
@@ -187,7 +188,7 @@ def run_block(fn: BlockFunction, data, shared, coords, box: GeoBox, inner, aoi, 
     labels[~inner_inside] = -1
     block = Block(period=period, box=box, inner=inner, inside=inside, area=area, zones=labels, data=data,
                   coords=coords, broadcast=broadcast, params=params)
-    with kernels.kernel_threads(kernel_share):
+    with KernelThreads(kernel_share):
         outputs = dict(fn(block))
     window = inside.shape
     for name, value in outputs.items():
@@ -203,7 +204,7 @@ def run_block(fn: BlockFunction, data, shared, coords, box: GeoBox, inner, aoi, 
             value[~inner_inside] = layer.fill_value
             outputs[layer.name] = value
     inner_area = np.ascontiguousarray(area[inner])
-    with kernels.kernel_threads(kernel_share):
+    with KernelThreads(kernel_share):
         partials = {r.name: _block_partial(r, outputs, labels, inner_area, n_labels) for r in reductions}
     return {**{layer.name: outputs[layer.name] for layer in layers}, "_partials": partials}
 
