@@ -188,9 +188,18 @@ def run_block(fn: BlockFunction, data, shared, coords, box: GeoBox, inner, aoi, 
     labels[~inner_inside] = -1
     block = Block(period=period, box=box, inner=inner, inside=inside, area=area, zones=labels, data=data,
                   coords=coords, broadcast=broadcast, params=params)
-    with KernelThreads(kernel_share):
-        outputs = dict(fn(block))
-    window = inside.shape
+    with KernelThreads(kernel_share):  # the block function's kernels and the partials' alike
+        outputs = _outputs(fn(block), inside.shape, inner, inner_inside, layers)
+        inner_area = np.ascontiguousarray(area[inner])
+        partials = {r.name: _block_partial(r, outputs, labels, inner_area, n_labels) for r in reductions}
+    return {**{layer.name: outputs[layer.name] for layer in layers}, "_partials": partials}
+
+
+def _outputs(returned: Mapping[str, Any], window: tuple[int, ...], inner, inner_inside: np.ndarray,
+             layers: tuple[Layer, ...]) -> dict[str, Any]:
+    """The block function's outputs cut to the block (without its halo), layers checked and filled
+    outside the AOI."""
+    outputs = dict(returned)
     for name, value in outputs.items():
         if isinstance(value, np.ndarray) and value.shape == window and window != inner_inside.shape:
             outputs[name] = np.ascontiguousarray(value[inner])
@@ -203,10 +212,7 @@ def run_block(fn: BlockFunction, data, shared, coords, box: GeoBox, inner, aoi, 
             value = value.copy() if not value.flags.writeable else value
             value[~inner_inside] = layer.fill_value
             outputs[layer.name] = value
-    inner_area = np.ascontiguousarray(area[inner])
-    with KernelThreads(kernel_share):
-        partials = {r.name: _block_partial(r, outputs, labels, inner_area, n_labels) for r in reductions}
-    return {**{layer.name: outputs[layer.name] for layer in layers}, "_partials": partials}
+    return outputs
 
 
 DENSE_LABELS = 64  # up to this many labels a block's partial holds them all (no renumbering pass)
