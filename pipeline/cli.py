@@ -66,8 +66,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run the tasks on this Dask distributed scheduler, "
                                                          "e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS)")
-    run.add_argument("--workers", type=int, metavar="N", help="run the tasks on a local cluster of N worker processes "
-                                                              "(default: this process's threads)")
+    run.add_argument("--workers", type=_worker_count, metavar="N",
+                     help="run the tasks on a local cluster of N >= 1 worker processes (default: this process's threads)")
     run.add_argument("--deadline", type=_seconds, metavar="S", help="give up one STAC request (a search with its "
                                                                     "pages) after S seconds, then retry (default 120)")
     run.add_argument("--total-deadline", type=_seconds, metavar="S", help="give up a search with all its retries "
@@ -194,6 +194,17 @@ def _seconds(text: str) -> float:
         value = float("nan")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _worker_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:  # LocalCluster waits for ever on a negative count
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes >= 1 "
+                                         "(leave --workers out to run on this process's threads)")
     return value
 
 

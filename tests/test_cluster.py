@@ -97,3 +97,13 @@ def test_an_unreadable_asset_on_a_worker_is_named_and_nodata_is_recorded(cluster
     warnings = result.item["properties"]["sdgcube:provenance"]["warnings"]
     assert [(w["item"], w["asset"]) for w in warnings] == [(item.id, "green")]
     assert_no_secrets(str(err.value), json.dumps(result.item))
+
+
+@pytest.mark.parametrize("count", ["0", "-1", "two"])
+def test_a_worker_count_below_one_is_refused_before_anything_starts(count, tmp_path, capsys):
+    """A negative count made LocalCluster wait for ever; 0 silently meant threads."""
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(ROOT / "recipes" / "6.6.1.yaml"), "--workers", count, "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2
+    assert "is not a number of worker processes >= 1 (leave --workers out" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
