@@ -67,7 +67,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", metavar="ADDRESS", help="run the tasks on this Dask distributed scheduler, "
                                                          "e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS)")
     run.add_argument("--workers", type=_worker_count, metavar="N",
-                     help="run the tasks on a local cluster of N >= 1 worker processes (default: this process's threads)")
+                     help="run the tasks on a local cluster of N >= 1 worker processes (default: this process's "
+                          "threads)")
     run.add_argument("--deadline", type=_seconds, metavar="S", help="give up one STAC request (a search with its "
                                                                     "pages) after S seconds, then retry (default 120)")
     run.add_argument("--total-deadline", type=_seconds, metavar="S", help="give up a search with all its retries "
