@@ -47,13 +47,15 @@ def direct_read(src: Any, cfg: Any, dst_geobox: GeoBox,
         return None
     key = (strip_token(src.uri), src.band, str(dst_geobox.crs), dst_geobox.resolution.xy, cfg.use_overviews)
     try:
+        known = key in _levels
         level = _levels.get(key)
         if level is None:  # not known yet, or full resolution: the full-resolution file is opened anyway
             with rasterio.open(src.uri, "r", sharing=False) as full:
                 ttol = 0.9 if cfg.nearest else 0.05  # odc-loader's: nearest ignores a sub-pixel shift
                 rr = compute_reproject_roi(rio_geobox(full), dst_geobox, ttol=ttol)
-                level = _pick_overview(full, src.band, rr.read_shrink) if cfg.use_overviews else None
-                _remember(key, level)
+                if not known:  # a file read at full resolution is not asked for its overviews again
+                    level = _pick_overview(full, src.band, rr.read_shrink) if cfg.use_overviews else None
+                    _remember(key, level)
                 if level is None:
                     return _paste(full, src.band, rr, cfg, dst)
         with rasterio.open(src.uri, "r", sharing=False, overview_level=level) as ovr:
